@@ -1,0 +1,100 @@
+"""The coordinator base every vendor's coordinator builds on."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+
+from .const import LOGGER
+
+if TYPE_CHECKING:
+    type MultilockConfigEntry = ConfigEntry[MultilockCoordinator[Any]]
+else:
+    type MultilockConfigEntry = ConfigEntry
+
+
+@dataclass(frozen=True, slots=True)
+class MultilockDevice:
+    """One device a coordinator knows, as the entities see it.
+
+    ``data`` is the vendor's own snapshot of the device; the entity descriptions of that
+    vendor read it. ``problem`` names why the device is unavailable (None: available).
+    """
+
+    key: str
+    kind: str
+    name: str
+    info: DeviceInfo
+    data: Any
+    subentry_id: str | None = None
+    problem: str | None = None
+
+
+type Descriptions = Mapping[Platform, Mapping[str, tuple[EntityDescription, ...]]]
+
+
+class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
+    """Owns one vendor client: the only place that does I/O for its config entry.
+
+    Subclasses fetch a typed snapshot and say which devices it holds; this base keeps
+    the device map and logs each device's availability once each way (the gateway or
+    account itself is logged once each way by DataUpdateCoordinator).
+    """
+
+    config_entry: MultilockConfigEntry
+    # Entity descriptions offered per platform and per device kind: the vendor's data.
+    descriptions: ClassVar[Descriptions]
+
+    def __init__(
+        self, hass: HomeAssistant, entry: MultilockConfigEntry, *, update_interval: timedelta
+    ) -> None:
+        """Set up polling for ``entry``."""
+        super().__init__(
+            hass, LOGGER, config_entry=entry, name=entry.title, update_interval=update_interval
+        )
+        self._devices: dict[str, MultilockDevice] = {}
+        self._devices_of: object = None
+        self._unavailable: set[str] = set()
+
+    @classmethod
+    def platforms(cls) -> list[Platform]:
+        """Return the platforms this vendor has entities on."""
+        return list(cls.descriptions)
+
+    @property
+    def devices(self) -> Mapping[str, MultilockDevice]:
+        """Return the devices of the current snapshot, by key."""
+        if self._devices_of is not self.data:
+            self._devices = {device.key: device for device in self._build_devices(self.data)}
+            self._devices_of = self.data
+        return self._devices
+
+    @abstractmethod
+    def _build_devices(self, data: DataT) -> list[MultilockDevice]:
+        """Return the devices ``data`` describes."""
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Log device availability changes, then let the entities update."""
+        if self.last_update_success and self.data is not None:
+            self._log_device_availability()
+        super().async_update_listeners()
+
+    def _log_device_availability(self) -> None:
+        for device in self.devices.values():
+            if device.problem is not None and device.key not in self._unavailable:
+                self._unavailable.add(device.key)
+                LOGGER.warning("%s is unavailable: %s", device.name, device.problem)
+            elif device.problem is None and device.key in self._unavailable:
+                self._unavailable.discard(device.key)
+                LOGGER.info("%s is available again", device.name)

@@ -1,0 +1,84 @@
+"""The one entity base of multilock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from homeassistant.const import Platform
+from homeassistant.core import callback
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .coordinator import MultilockCoordinator, MultilockDevice
+
+
+class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
+    """An entity of one device of a coordinator, described by an entity description."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: MultilockCoordinator[Any],
+        device: MultilockDevice,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to ``device``."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._device_key = device.key
+        self._attr_unique_id = f"{device.key}-{description.key}"
+        self._attr_device_info = device.info
+
+    @property
+    def device(self) -> MultilockDevice | None:
+        """Return the device's current snapshot (None once it is gone)."""
+        return self.coordinator.devices.get(self._device_key)
+
+    @property
+    def device_data(self) -> Any:
+        """Return the vendor's data of the device."""
+        device = self.device
+        return None if device is None else device.data
+
+    @property
+    def available(self) -> bool:
+        """Return whether both the coordinator and this device are reachable."""
+        device = self.device
+        return super().available and device is not None and device.problem is None
+
+
+type EntityFactory = Callable[[MultilockCoordinator[Any], MultilockDevice, Any], MultilockEntity]
+
+
+@callback
+def async_add_device_entities(
+    coordinator: MultilockCoordinator[Any],
+    platform: Platform,
+    factory: EntityFactory,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the platform's entities for every device, now and whenever new ones appear."""
+    added: set[str] = set()
+
+    @callback
+    def add_new_devices() -> None:
+        if coordinator.data is None:
+            return
+        devices = coordinator.devices
+        added.intersection_update(devices)  # a device that left and came back is new again
+        by_subentry: dict[str | None, list[Entity]] = defaultdict(list)
+        for key, device in devices.items():
+            if key in added:
+                continue
+            added.add(key)
+            for description in coordinator.descriptions.get(platform, {}).get(device.kind, ()):
+                by_subentry[device.subentry_id].append(factory(coordinator, device, description))
+        for subentry_id, entities in by_subentry.items():
+            async_add_entities(entities, config_subentry_id=subentry_id)
+
+    add_new_devices()
+    coordinator.config_entry.async_on_unload(coordinator.async_add_listener(add_new_devices))

@@ -1,0 +1,49 @@
+"""Sensors of every vendor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .coordinator import MultilockConfigEntry
+from .entity import MultilockEntity, async_add_device_entities
+
+# Read-only: the coordinator does all I/O.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultilockSensorEntityDescription(SensorEntityDescription):
+    """A sensor reading the device data with ``value_fn``."""
+
+    value_fn: Callable[[Any], StateType]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MultilockConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of the entry's devices."""
+    async_add_device_entities(
+        entry.runtime_data, Platform.SENSOR, MultilockSensor, async_add_entities
+    )
+
+
+class MultilockSensor(MultilockEntity, SensorEntity):
+    """A sensor of a multilock device."""
+
+    entity_description: MultilockSensorEntityDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the value the vendor reported."""
+        data = self.device_data
+        return None if data is None else self.entity_description.value_fn(data)

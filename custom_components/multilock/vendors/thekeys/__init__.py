@@ -1,0 +1,1 @@
+"""The Keys locks through their local Wi-Fi gateway."""

@@ -1,0 +1,546 @@
+"""Client for The Keys Wi-Fi gateway's local HTTP API.
+
+A plain asyncio module with no Home Assistant imports. Follows the vendor page
+"Command the lock via the gateway": unsigned read and maintenance endpoints, and
+HMAC-signed ``open`` / ``close`` / ``locker_status``.
+
+The gateway does one thing at a time and rejects a signed request whose timestamp is
+not newer than the last one it accepted, so every request to one gateway goes through
+one priority queue: user commands first, polls after, and at most one signed request
+per wall-clock second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import IntEnum
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import time
+from typing import Any, ClassVar, Final
+
+import aiohttp
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT: Final = 10.0
+# Back-off between attempts when the gateway answers "busy": about 3.5 s in all.
+BUSY_RETRY_DELAYS: Final = (0.5, 1.0, 2.0)
+
+
+class Priority(IntEnum):
+    """Order in the gateway queue: a user's command goes ahead of queued polls."""
+
+    COMMAND = 0
+    POLL = 1
+
+
+class LockState(IntEnum):
+    """Codes of ``locker_status``."""
+
+    UNKNOWN = 0x30
+    CLOSED = 0x31
+    OPEN = 0x32
+
+
+@dataclass(frozen=True, slots=True)
+class Locker:
+    """A lock the gateway currently sees (``/lockers``)."""
+
+    identifier: int
+    rssi: int | None
+    battery_mv: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """Firmware version and activity of the gateway (``/status``)."""
+
+    version: str | None
+    current_status: str | None
+
+
+# Battery curve (the-keyspy's, the vendor publishes none): millivolts -> percent,
+# linear between the points and clamped outside them.
+BATTERY_CURVE_MV: Final = ((3600, 0.0), (7235, 45.0), (8000, 100.0))
+
+
+def battery_percentage(millivolts: int) -> int:
+    """Return the charge in percent for a battery voltage reported by ``/lockers``."""
+    (low_mv, low_pct), *rest = BATTERY_CURVE_MV
+    if millivolts <= low_mv:
+        return round(low_pct)
+    for high_mv, high_pct in rest:
+        if millivolts <= high_mv:
+            share = (millivolts - low_mv) / (high_mv - low_mv)
+            return round(low_pct + share * (high_pct - low_pct))
+        low_mv, low_pct = high_mv, high_pct
+    return round(low_pct)
+
+
+# --- Errors -------------------------------------------------------------------------
+
+
+class TheKeysError(Exception):
+    """Base of every error of this client.
+
+    ``reason`` is a stable snake_case name of what happened, for callers that translate.
+    """
+
+    reason: ClassVar[str] = "unknown_error"
+
+
+class TheKeysConnectionError(TheKeysError):
+    """The gateway could not be reached."""
+
+    reason = "cannot_connect"
+
+
+class TheKeysTimeoutError(TheKeysConnectionError):
+    """The gateway did not answer in time."""
+
+    reason = "timeout"
+
+
+class TheKeysMalformedReplyError(TheKeysError):
+    """The gateway's reply is not what the API describes."""
+
+    reason = "malformed_reply"
+
+
+class TheKeysBusyError(TheKeysError):
+    """The gateway stayed busy (another action in progress) through every retry."""
+
+    reason = "busy"
+
+
+class TheKeysStatusError(TheKeysError):
+    """The gateway answered with an error status."""
+
+    reason = "unknown_status"
+    description: ClassVar[str] = "The gateway reported an unknown error"
+
+    def __init__(self, code: int, detail: str | None = None) -> None:
+        """Keep the status code and the gateway's own detail text."""
+        self.code = code
+        self.detail = detail
+        text = f"{self.description} (status {code})"
+        super().__init__(f"{text}: {detail}" if detail else text)
+
+
+class MissingParameterError(TheKeysStatusError):
+    """A parameter is missing (timestamp, hash or identifier)."""
+
+    reason = "missing_parameter"
+    description = "A parameter is missing (timestamp, hash or identifier)"
+
+
+class LockNotSharedError(TheKeysStatusError):
+    """The lock is not shared with the gateway, so it cannot validate the hmac."""
+
+    reason = "lock_not_shared"
+    description = "The lock is not shared with the gateway, so it cannot validate the hmac"
+
+
+class InvalidHmacError(TheKeysStatusError):
+    """Invalid hmac."""
+
+    reason = "invalid_hmac"
+    description = "Invalid hmac"
+
+
+class LockNotDetectedError(TheKeysStatusError):
+    """The lock is not detected."""
+
+    reason = "lock_not_detected"
+    description = "The lock is not detected"
+
+
+class LockNotCompatibleError(TheKeysStatusError):
+    """Lock is not compatible."""
+
+    reason = "lock_not_compatible"
+    description = "Lock is not compatible"
+
+
+class InvalidKeyError(TheKeysStatusError):
+    """The gateway tried, but the lock refused the key."""
+
+    reason = "invalid_key"
+    description = "The gateway tried, but the lock refused the key"
+
+
+class LockConnectionError(TheKeysStatusError):
+    """Connection to the lock failed, was disconnected or timed out."""
+
+    reason = "lock_connection_failed"
+    description = "Connection to the lock failed, was disconnected or timed out"
+
+
+class LockNeedsSynchronisationError(TheKeysStatusError):
+    """The lock needs a synchronisation first."""
+
+    reason = "lock_needs_sync"
+    description = "The lock needs a synchronisation first"
+
+
+class SyncLockNotSeenError(TheKeysStatusError):
+    """Lock is not seen by the gateway."""
+
+    reason = "sync_lock_not_seen"
+    description = "Lock is not seen by the gateway"
+
+
+class SyncLockNotCompatibleError(TheKeysStatusError):
+    """Lock is not compatible with the gateway."""
+
+    reason = "sync_lock_not_compatible"
+    description = "Lock is not compatible with the gateway"
+
+
+class SyncInvalidDataError(TheKeysStatusError):
+    """The The Keys server returned invalid synchronisation data."""
+
+    reason = "sync_invalid_data"
+    description = "The The Keys server returned invalid synchronisation data"
+
+
+class SyncLockConnectionError(TheKeysStatusError):
+    """Connection error with the lock."""
+
+    reason = "sync_connection_failed"
+    description = "Connection error with the lock"
+
+
+class InvalidFirmwareError(TheKeysStatusError):
+    """Invalid firmware (download error)."""
+
+    reason = "invalid_firmware"
+    description = "Invalid firmware (download error)"
+
+
+class FirmwareUnavailableError(TheKeysStatusError):
+    """The server did not return the firmware."""
+
+    reason = "firmware_unavailable"
+    description = "The server did not return the firmware"
+
+
+ACTION_ERRORS: Final[Mapping[int, type[TheKeysStatusError]]] = {
+    400: MissingParameterError,
+    32: LockNotSharedError,
+    33: InvalidHmacError,
+    34: LockNotDetectedError,
+    35: LockNotCompatibleError,
+    36: InvalidKeyError,
+    37: LockConnectionError,
+    38: LockNeedsSynchronisationError,
+}
+SYNC_ERRORS: Final[Mapping[int, type[TheKeysStatusError]]] = {
+    400: MissingParameterError,
+    1: SyncLockNotSeenError,
+    2: SyncLockNotCompatibleError,
+    3: SyncInvalidDataError,
+    4: SyncLockConnectionError,
+}
+UPDATE_ERRORS: Final[Mapping[int, type[TheKeysStatusError]]] = {
+    400: MissingParameterError,
+    1: InvalidFirmwareError,
+    2: FirmwareUnavailableError,
+}
+
+_SUCCESS: Final = frozenset({"ok", "0"})
+
+
+# --- Queue ----------------------------------------------------------------------------
+
+
+class _PriorityLock:
+    """A mutex handed to the waiter with the lowest priority value, FIFO within one."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @asynccontextmanager
+    async def hold(self, priority: Priority) -> AsyncIterator[None]:
+        if self._held:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (priority, next(self._order), waiter))
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # it was handed to us just as we were cancelled
+                raise
+        self._held = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, waiter = heapq.heappop(self._waiters)
+            if not waiter.done():
+                waiter.set_result(None)  # ownership passes on without unlocking
+                return
+        self._held = False
+
+
+# --- Client ---------------------------------------------------------------------------
+
+
+class TheKeysGateway:
+    """One The Keys gateway on the local network.
+
+    Share one instance per gateway between every user of that gateway: the queue and
+    the last timestamp belong to the gateway, not to a caller.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        busy_retry_delays: tuple[float, ...] = BUSY_RETRY_DELAYS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Talk to the gateway at ``host`` (an address with an optional port)."""
+        self._session = session
+        self.host = host
+        self._timeout = timeout
+        self._busy_retry_delays = busy_retry_delays
+        self._clock = clock
+        self._sleep = sleep
+        self._queue = _PriorityLock()
+        self._last_timestamp = 0
+
+    # Unsigned endpoints.
+
+    async def lockers(self, priority: Priority = Priority.POLL) -> list[Locker]:
+        """Return the locks the gateway currently sees."""
+        reply = await self._request("GET", "lockers", priority=priority)
+        devices = reply.get("devices")
+        if not isinstance(devices, list):
+            raise TheKeysMalformedReplyError("lockers: 'devices' is not a list")
+        try:
+            return [
+                Locker(
+                    identifier=int(device["identifier"]),
+                    rssi=_optional_int(device.get("rssi")),
+                    battery_mv=_optional_int(device.get("battery")),
+                )
+                for device in devices
+            ]
+        except (KeyError, TypeError, ValueError) as err:
+            raise TheKeysMalformedReplyError(f"lockers: bad device entry ({err})") from err
+
+    async def status(self, priority: Priority = Priority.POLL) -> GatewayStatus | None:
+        """Return the firmware version and activity, or None before firmware 17."""
+        try:
+            reply = await self._request("GET", "status", priority=priority)
+        except _NotFoundError:
+            return None
+        version = reply.get("version")
+        current = reply.get("current_status")
+        return GatewayStatus(
+            version=None if version is None else str(version),
+            current_status=None if current is None else str(current),
+        )
+
+    async def synchronize(self, priority: Priority = Priority.COMMAND) -> None:
+        """Synchronise the gateway with The Keys' server."""
+        await self._request("GET", "synchronize", priority=priority)
+
+    async def update(self, priority: Priority = Priority.COMMAND) -> None:
+        """Update the gateway's firmware (even when already up to date)."""
+        await self._request("GET", "update", priority=priority, errors=UPDATE_ERRORS)
+
+    async def synchronize_lock(
+        self, identifier: int, priority: Priority = Priority.COMMAND
+    ) -> None:
+        """Synchronise one lock."""
+        await self._request(
+            "POST",
+            "locker/synchronize",
+            form={"identifier": str(identifier)},
+            priority=priority,
+            errors=SYNC_ERRORS,
+        )
+
+    async def update_lock(self, identifier: int, priority: Priority = Priority.COMMAND) -> None:
+        """Update one lock's firmware."""
+        await self._request(
+            "POST",
+            "locker/update",
+            form={"identifier": str(identifier)},
+            priority=priority,
+            errors=UPDATE_ERRORS,
+        )
+
+    # Signed endpoints.
+
+    async def open(
+        self, identifier: int, share_code: str, priority: Priority = Priority.COMMAND
+    ) -> None:
+        """Open (unlock) a lock."""
+        await self._signed("open", identifier, share_code, priority)
+
+    async def close(
+        self, identifier: int, share_code: str, priority: Priority = Priority.COMMAND
+    ) -> None:
+        """Close (lock) a lock."""
+        await self._signed("close", identifier, share_code, priority)
+
+    async def lock_status(
+        self, identifier: int, share_code: str, priority: Priority = Priority.POLL
+    ) -> LockState:
+        """Return the lock's state."""
+        reply = await self._signed("locker_status", identifier, share_code, priority)
+        return _parse_lock_state(reply.get("code"))
+
+    async def _signed(
+        self, path: str, identifier: int, share_code: str, priority: Priority
+    ) -> dict[str, Any]:
+        form = {"identifier": str(identifier)}
+        try:
+            return await self._request(
+                "POST", path, form=form, share_code=share_code, priority=priority
+            )
+        except LockNeedsSynchronisationError:
+            _LOGGER.debug("Lock %s needs a synchronisation before %s", identifier, path)
+            await self.synchronize_lock(identifier, priority)
+            return await self._request(
+                "POST", path, form=form, share_code=share_code, priority=priority
+            )
+
+    # Plumbing.
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        priority: Priority,
+        form: dict[str, str] | None = None,
+        share_code: str | None = None,
+        errors: Mapping[int, type[TheKeysStatusError]] = ACTION_ERRORS,
+    ) -> dict[str, Any]:
+        """Send one request through the queue, retrying busy replies with back-off."""
+        for delay in (*self._busy_retry_delays, None):
+            async with self._queue.hold(priority):
+                body = dict(form or {})
+                if share_code is not None:
+                    body.update(await self._signature(share_code))
+                reply = await self._send(method, path, body)
+            if not _is_busy(reply):
+                return _checked(path, reply, errors)
+            if delay is None:
+                break
+            _LOGGER.debug("Gateway %s busy on %s, retrying in %s s", self.host, path, delay)
+            await self._sleep(delay)
+        raise TheKeysBusyError(f"The gateway is busy (other action in progress) for {path}")
+
+    async def _signature(self, share_code: str) -> dict[str, str]:
+        """Sign with a timestamp newer than any this client sent this gateway.
+
+        Called while holding the queue, so timestamps leave in increasing order.
+        """
+        now = self._clock()
+        timestamp = int(now)
+        if timestamp <= self._last_timestamp:
+            # Wait for the next second instead of sending a timestamp from the future.
+            timestamp = self._last_timestamp + 1
+            await self._sleep(timestamp - now)
+        self._last_timestamp = timestamp
+        text = str(timestamp)
+        digest = hmac.new(share_code.encode(), text.encode("ascii"), hashlib.sha256).digest()
+        return {"ts": text, "hash": base64.b64encode(digest).decode("ascii")}
+
+    async def _send(self, method: str, path: str, form: dict[str, str]) -> dict[str, Any]:
+        url = f"http://{self.host}/{path}"
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._session.request(
+                    method, url, data=form if method == "POST" else None
+                ) as response:
+                    text = await response.text()
+                    status = response.status
+        except TimeoutError as err:
+            raise TheKeysTimeoutError(f"The gateway did not answer {path} in time") from err
+        except aiohttp.ClientError as err:
+            raise TheKeysConnectionError(f"Cannot reach the gateway ({err})") from err
+        if status == 404:
+            raise _NotFoundError(f"The gateway does not know {path}")
+        if status >= 400:
+            raise TheKeysMalformedReplyError(f"The gateway answered {path} with HTTP {status}")
+        try:
+            reply = json.loads(text)
+        except ValueError as err:
+            raise TheKeysMalformedReplyError(f"The gateway's reply to {path} is not JSON") from err
+        if not isinstance(reply, dict):
+            raise TheKeysMalformedReplyError(f"The gateway's reply to {path} is not an object")
+        return reply
+
+
+class _NotFoundError(TheKeysMalformedReplyError):
+    """HTTP 404: the endpoint does not exist on this firmware."""
+
+
+def _is_busy(reply: dict[str, Any]) -> bool:
+    return str(reply.get("status")) == "500" and str(reply.get("message", "")).lower() == "busy"
+
+
+def _checked(
+    path: str, reply: dict[str, Any], errors: Mapping[int, type[TheKeysStatusError]]
+) -> dict[str, Any]:
+    """Return a successful reply, or raise the error its status names."""
+    if path in ("lockers", "status") and "status" not in reply:
+        return reply  # read endpoints may omit the envelope
+    status = reply.get("status")
+    if str(status).lower() in _SUCCESS:
+        return reply
+    try:
+        code = int(status)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as err:
+        raise TheKeysMalformedReplyError(f"The gateway's reply to {path} has no status") from err
+    detail = reply.get("code", reply.get("message"))
+    error = errors.get(code, TheKeysStatusError)
+    raise error(code, None if detail is None else str(detail))
+
+
+def _parse_lock_state(value: object) -> LockState:
+    """Read 0x30..0x32 given as an integer, a decimal string or a hex string."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError("boolean")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str):
+            text = value.strip().lower()
+            number = int(text, 16) if text.startswith("0x") else int(text)
+        else:
+            raise TypeError(type(value).__name__)
+        return LockState(number)
+    except (TypeError, ValueError) as err:
+        raise TheKeysMalformedReplyError(f"Unknown lock status code {value!r}") from err
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise TypeError(f"not a number: {value!r}")
+    return int(value)

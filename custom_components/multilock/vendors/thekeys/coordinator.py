@@ -1,0 +1,279 @@
+"""The coordinator of one The Keys gateway and the locks shared with it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_HOST
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util.hass_dict import HassKey
+
+from ...const import CONF_VENDOR, DOMAIN, Vendor
+from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from .client import (
+    GatewayStatus,
+    InvalidHmacError,
+    Locker,
+    LockNotSharedError,
+    LockState,
+    Priority,
+    TheKeysBusyError,
+    TheKeysConnectionError,
+    TheKeysError,
+    TheKeysGateway,
+    TheKeysMalformedReplyError,
+)
+from .const import (
+    CONF_IDENTIFIER,
+    CONF_SHARE_CODE,
+    GATEWAY_KIND,
+    LOCK_KIND,
+    MANUFACTURER,
+    SUBENTRY_LOCK,
+)
+from .descriptions import DESCRIPTIONS
+
+# Each locker_status costs one signed request, and the gateway takes one per second.
+UPDATE_INTERVAL = timedelta(seconds=60)
+
+# One client per gateway address for all config entries: the queue and the last
+# timestamp belong to the gateway.
+GATEWAYS: HassKey[dict[str, TheKeysGateway]] = HassKey(f"{DOMAIN}_thekeys_gateways")
+
+
+def gateway_for(hass: HomeAssistant, host: str) -> TheKeysGateway:
+    """Return the shared client of the gateway at ``host``."""
+    gateways = hass.data.setdefault(GATEWAYS, {})
+    if host not in gateways:
+        gateways[host] = TheKeysGateway(async_get_clientsession(hass), host)
+    return gateways[host]
+
+
+def share_code_issue_id(identifier: int) -> str:
+    """Return the repair issue id asking for a new share code of a lock."""
+    return f"thekeys_share_code_{identifier}"
+
+
+@dataclass(frozen=True, slots=True)
+class TheKeysLock:
+    """What the gateway last reported about one lock."""
+
+    identifier: int
+    name: str
+    subentry_id: str
+    locker: Locker | None = None
+    state: LockState | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TheKeysData:
+    """One poll of the gateway."""
+
+    status: GatewayStatus | None
+    locks: dict[int, TheKeysLock]
+
+
+class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
+    """Polls ``lockers``, ``status`` and each lock's ``locker_status`` once per cycle."""
+
+    descriptions = DESCRIPTIONS
+
+    def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
+        """Use the shared client of the entry's gateway."""
+        super().__init__(hass, entry, update_interval=UPDATE_INTERVAL)
+        self.gateway = gateway_for(hass, entry.data[CONF_HOST])
+        self.lock_subentries: dict[int, ConfigSubentry] = {
+            int(subentry.data[CONF_IDENTIFIER]): subentry
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_LOCK
+        }
+        # Commands finished per lock: a poll that read a lock before a command finished
+        # keeps the command's result instead of its own older reading.
+        self._commands_done: dict[int, int] = {}
+        self.gateway_device_key = f"thekeys-gateway-{entry.entry_id}"
+
+    async def _async_update_data(self) -> TheKeysData:
+        try:
+            lockers = {locker.identifier: locker for locker in await self.gateway.lockers()}
+            status = await self.gateway.status()
+        except TheKeysError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="gateway_update_failed",
+                translation_placeholders={"host": self.gateway.host, "error": str(err)},
+            ) from err
+        locks: dict[int, TheKeysLock] = {}
+        for identifier, subentry in self.lock_subentries.items():
+            locks[identifier] = await self._poll_lock(identifier, subentry, lockers)
+        return TheKeysData(status=status, locks=locks)
+
+    async def _poll_lock(
+        self, identifier: int, subentry: ConfigSubentry, lockers: dict[int, Locker]
+    ) -> TheKeysLock:
+        lock = TheKeysLock(identifier, subentry.title, subentry.subentry_id)
+        locker = lockers.get(identifier)
+        if locker is None:
+            return replace(lock, problem="not seen by the gateway")
+        lock = replace(lock, locker=locker)
+        commands_before = self._commands_done.get(identifier, 0)
+        try:
+            state = await self.gateway.lock_status(identifier, subentry.data[CONF_SHARE_CODE])
+        except (InvalidHmacError, LockNotSharedError) as err:
+            self._report_share_code_rejected(identifier, subentry)
+            return replace(lock, problem=str(err))
+        except TheKeysBusyError:
+            # A busy gateway says nothing about the lock: keep what it last reported.
+            return replace(lock, state=self._known_state(identifier))
+        except (TheKeysConnectionError, TheKeysMalformedReplyError) as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="gateway_update_failed",
+                translation_placeholders={"host": self.gateway.host, "error": str(err)},
+            ) from err
+        except TheKeysError as err:
+            return replace(lock, problem=str(err))
+        ir.async_delete_issue(self.hass, DOMAIN, share_code_issue_id(identifier))
+        if self._commands_done.get(identifier, 0) != commands_before:
+            state = self._known_state(identifier) or state
+        return replace(lock, state=state)
+
+    def _known_state(self, identifier: int) -> LockState | None:
+        if self.data is None or identifier not in self.data.locks:
+            return None
+        return self.data.locks[identifier].state
+
+    def _report_share_code_rejected(self, identifier: int, subentry: ConfigSubentry) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            share_code_issue_id(identifier),
+            is_fixable=True,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="share_code_rejected",
+            translation_placeholders={"lock": subentry.title},
+            data={
+                CONF_VENDOR: Vendor.THE_KEYS,
+                "entry_id": self.config_entry.entry_id,
+                "subentry_id": subentry.subentry_id,
+            },
+        )
+
+    def _build_devices(self, data: TheKeysData) -> list[MultilockDevice]:
+        gateway_name = self.config_entry.title
+        gateway = MultilockDevice(
+            key=self.gateway_device_key,
+            kind=GATEWAY_KIND,
+            name=gateway_name,
+            data=data,
+            info=DeviceInfo(
+                identifiers={(DOMAIN, self.gateway_device_key)},
+                manufacturer=MANUFACTURER,
+                model="Wi-Fi gateway",
+                name=gateway_name,
+                sw_version=data.status.version if data.status else None,
+                configuration_url=f"http://{self.gateway.host}/status",
+            ),
+        )
+        return [gateway] + [
+            MultilockDevice(
+                key=lock_device_key(identifier),
+                kind=LOCK_KIND,
+                name=lock.name,
+                data=lock,
+                subentry_id=lock.subentry_id,
+                problem=lock.problem,
+                info=DeviceInfo(
+                    identifiers={(DOMAIN, lock_device_key(identifier))},
+                    manufacturer=MANUFACTURER,
+                    model="Smart lock",
+                    name=lock.name,
+                    serial_number=str(identifier),
+                    via_device=(DOMAIN, self.gateway_device_key),
+                ),
+            )
+            for identifier, lock in data.locks.items()
+        ]
+
+    # Commands: one signed request each, ahead of queued polls; the gateway's answer
+    # sets the state and the next poll confirms it.
+
+    async def async_open(self, device_key: str) -> None:
+        """Open (unlock) a lock."""
+        await self._move(device_key, self.gateway.open, LockState.OPEN)
+
+    async def async_close(self, device_key: str) -> None:
+        """Close (lock) a lock."""
+        await self._move(device_key, self.gateway.close, LockState.CLOSED)
+
+    async def _move(
+        self,
+        device_key: str,
+        command: Callable[[int, str, Priority], Awaitable[None]],
+        new_state: LockState,
+    ) -> None:
+        identifier = identifier_of(device_key)
+        subentry = self.lock_subentries[identifier]
+        await self._run(
+            subentry.title, command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND)
+        )
+        self._commands_done[identifier] = self._commands_done.get(identifier, 0) + 1
+        locks = dict(self.data.locks)
+        locks[identifier] = replace(locks[identifier], state=new_state, problem=None)
+        self.async_set_updated_data(replace(self.data, locks=locks))
+
+    async def async_synchronize_lock(self, device_key: str) -> None:
+        """Synchronise a lock with The Keys' server."""
+        identifier = identifier_of(device_key)
+        await self._run(
+            self.lock_subentries[identifier].title, self.gateway.synchronize_lock(identifier)
+        )
+        await self.async_request_refresh()
+
+    async def async_update_lock(self, device_key: str) -> None:
+        """Update a lock's firmware."""
+        identifier = identifier_of(device_key)
+        await self._run(
+            self.lock_subentries[identifier].title, self.gateway.update_lock(identifier)
+        )
+        await self.async_request_refresh()
+
+    async def async_synchronize_gateway(self) -> None:
+        """Synchronise the gateway with The Keys' server."""
+        await self._run(self.config_entry.title, self.gateway.synchronize())
+        await self.async_request_refresh()
+
+    async def async_update_gateway(self) -> None:
+        """Update the gateway's firmware."""
+        await self._run(self.config_entry.title, self.gateway.update())
+        await self.async_request_refresh()
+
+    async def _run(self, device_name: str, call: Awaitable[Any]) -> Any:
+        """Await a gateway call, turning its failure into a translated error."""
+        try:
+            return await call
+        except TheKeysError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=f"thekeys_{err.reason}",
+                translation_placeholders={"device": device_name, "error": str(err)},
+            ) from err
+
+
+def lock_device_key(identifier: int) -> str:
+    """Return the device key of a lock."""
+    return f"thekeys-lock-{identifier}"
+
+
+def identifier_of(device_key: str) -> int:
+    """Return the lock identifier in a device key."""
+    return int(device_key.rsplit("-", 1)[1])
