@@ -97,8 +97,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             for subentry in entry.subentries.values()
             if subentry.subentry_type == SUBENTRY_LOCK
         }
-        # Commands finished per lock: a poll that read a lock before a command finished
-        # keeps the command's result instead of its own older reading.
+        # Commands finished per lock, so that a poll never replaces a command's result
+        # with a reading taken before the command.
         self._commands_done: dict[int, int] = {}
         self.gateway_device_key = f"thekeys-gateway-{entry.entry_id}"
 
@@ -112,9 +112,14 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
                 translation_key="gateway_update_failed",
                 translation_placeholders={"host": self.gateway.host, "error": str(err)},
             ) from err
+        commands_before = dict(self._commands_done)
         locks: dict[int, TheKeysLock] = {}
         for identifier, subentry in self.lock_subentries.items():
             locks[identifier] = await self._poll_lock(identifier, subentry, lockers)
+        for identifier, lock in locks.items():
+            # A command that finished while this poll ran is newer than what it read.
+            if self._commands_done.get(identifier) != commands_before.get(identifier):
+                locks[identifier] = replace(lock, state=self._known_state(identifier))
         return TheKeysData(status=status, locks=locks)
 
     async def _poll_lock(
@@ -125,7 +130,6 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         if locker is None:
             return replace(lock, problem="not seen by the gateway")
         lock = replace(lock, locker=locker)
-        commands_before = self._commands_done.get(identifier, 0)
         try:
             state = await self.gateway.lock_status(identifier, subentry.data[CONF_SHARE_CODE])
         except (InvalidHmacError, LockNotSharedError) as err:
@@ -143,8 +147,6 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         except TheKeysError as err:
             return replace(lock, problem=str(err))
         ir.async_delete_issue(self.hass, DOMAIN, share_code_issue_id(identifier))
-        if self._commands_done.get(identifier, 0) != commands_before:
-            state = self._known_state(identifier) or state
         return replace(lock, state=state)
 
     def _known_state(self, identifier: int) -> LockState | None:

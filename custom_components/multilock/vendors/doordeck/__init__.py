@@ -1,0 +1,1 @@
+"""Doordeck cloud locks."""

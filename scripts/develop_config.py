@@ -1,0 +1,139 @@
+"""Write the Home Assistant configuration of scripts/develop: multilock against the simulators.
+
+``python scripts/develop_config.py CONFIG_DIR`` writes into CONFIG_DIR (which it expects empty
+or missing; scripts/develop recreates it each run):
+
+* ``configuration.yaml`` naming only the integrations the demo needs (no ``default_config``,
+  which pulls in go2rtc and ffmpeg);
+* ``custom_components/multilock``, a symlink to this repository's integration;
+* ``.storage/onboarding`` with every onboarding step done (the user comes from
+  ``hass --script auth``, run by scripts/develop);
+* ``.storage/core.config_entries`` with multilock already set up against the simulators.
+
+The storage files are built with Home Assistant's own classes and constants, so they have the
+format of the installed version.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from homeassistant import config_entries
+from homeassistant.components import onboarding
+from homeassistant.components.onboarding.const import STEPS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = "multilock"
+# The entry as version 1.1 of the config flow creates it; a later version migrates it on start.
+FLOW_VERSION, FLOW_MINOR_VERSION = 1, 1
+
+THEKEYS_HOST = "127.0.0.1:8181"  # scripts/develop starts the The Keys simulator there
+THEKEYS_LOCKS = (  # (title, identifier, share code), as given to the simulator
+    ("Front door", 45961123, "Zmo1sps2OVyCFtl1"),
+    ("Back door", 45961124, "Qx8rTe2mWc5pLz0a"),
+)
+
+CONFIGURATION_YAML = """\
+# Written by scripts/develop_config.py on each run of scripts/develop: edits are lost.
+homeassistant:
+  name: multilock demo
+  country: FR
+  currency: EUR
+  unit_system: metric
+  time_zone: UTC
+  latitude: 48.8566
+  longitude: 2.3522
+  elevation: 35
+
+http:
+  server_host: 127.0.0.1
+  server_port: 8123
+
+# What the web UI needs, without default_config (go2rtc, ffmpeg, ...).
+frontend:
+config:
+lovelace:
+api:
+auth:
+onboarding:
+repairs:
+diagnostics:
+search:
+system_log:
+device_automation:
+
+logger:
+  default: info
+  logs:
+    custom_components.multilock: debug
+"""
+
+
+def thekeys_entry() -> config_entries.ConfigEntry:
+    """Return the The Keys gateway entry with its two locks as subentries."""
+    return config_entries.ConfigEntry(
+        data={"vendor": "thekeys", "host": THEKEYS_HOST},
+        discovery_keys=MappingProxyType({}),
+        domain=DOMAIN,
+        minor_version=FLOW_MINOR_VERSION,
+        options={},
+        source=config_entries.SOURCE_USER,
+        subentries_data=[
+            config_entries.ConfigSubentryData(
+                data={"identifier": identifier, "share_code": share_code},
+                subentry_type="lock",
+                title=title,
+                unique_id=str(identifier),
+            )
+            for title, identifier, share_code in THEKEYS_LOCKS
+        ],
+        title=f"The Keys gateway {THEKEYS_HOST}",
+        unique_id=THEKEYS_HOST,
+        version=FLOW_VERSION,
+    )
+
+
+def _write_store(config_dir: Path, key: str, version: int, minor: int, data: Any) -> None:
+    """Write one ``.storage`` file the way ``homeassistant.helpers.storage.Store`` does."""
+    path = config_dir / ".storage" / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {"version": version, "minor_version": minor, "key": key, "data": data}
+    path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+
+
+def write_config(config_dir: Path) -> None:
+    """Write the whole demo configuration into ``config_dir``."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML, encoding="utf-8")
+
+    custom = config_dir / "custom_components"
+    custom.mkdir(exist_ok=True)
+    (custom / DOMAIN).symlink_to(ROOT / "custom_components" / DOMAIN, target_is_directory=True)
+
+    _write_store(
+        config_dir, onboarding.STORAGE_KEY, onboarding.STORAGE_VERSION, 1, {"done": list(STEPS)}
+    )
+    entries = [thekeys_entry()]
+    _write_store(
+        config_dir,
+        config_entries.STORAGE_KEY,
+        config_entries.STORAGE_VERSION,
+        config_entries.STORAGE_VERSION_MINOR,
+        {"entries": [entry.as_dict() for entry in entries]},
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and write the configuration."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("config_dir", type=Path)
+    write_config(parser.parse_args(argv).config_dir.resolve())
+
+
+if __name__ == "__main__":
+    main()

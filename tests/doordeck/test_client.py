@@ -1,0 +1,897 @@
+"""Tests of the Doordeck cloud client against the simulator and a scripted fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+import dataclasses
+from datetime import UTC, datetime, timedelta
+import json
+import time
+from typing import Any
+import uuid
+
+import aiohttp
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
+import jwt
+import pytest
+
+from custom_components.multilock.vendors.doordeck import client as client_module
+from custom_components.multilock.vendors.doordeck.client import (
+    ACCEPT_V2,
+    ACCEPT_V3,
+    DoordeckApiError,
+    DoordeckAuthenticationError,
+    DoordeckClient,
+    DoordeckConnectionError,
+    DoordeckCredentials,
+    DoordeckError,
+    DoordeckKeyNotRegisteredError,
+    DoordeckLock,
+    DoordeckLockOfflineError,
+    DoordeckLockTimeoutError,
+    DoordeckMalformedReplyError,
+    DoordeckOperationPendingError,
+    DoordeckRateLimitedError,
+    DoordeckReplayError,
+    DoordeckSecondFactorRequired,
+    DoordeckTimeoutError,
+    DoordeckTokens,
+    DoordeckUserNotFoundError,
+    DoordeckVerificationError,
+    OperationResult,
+    ShareStatus,
+    ShareUser,
+    VerificationMethod,
+)
+from simulators.doordeck import DoordeckSimulator, SimAccount, SimLock
+
+EMAIL, PASSWORD = "owner@example.com", "secret"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[DoordeckSimulator]:
+    """A started simulator."""
+    simulator = DoordeckSimulator()
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp session."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def _client(url: str, session: aiohttp.ClientSession, **kwargs: Any) -> DoordeckClient:
+    return DoordeckClient(session, base_url=url, **kwargs)
+
+
+async def _ready(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, **kwargs: Any
+) -> tuple[DoordeckClient, SimAccount, SimLock]:
+    """An owner account with one lock, signed in and with a registered key."""
+    account = sim.add_account(EMAIL, PASSWORD)
+    site = sim.add_site("Home")
+    lock = sim.add_lock(site.id, "Front door", access={account.id: "ADMIN"})
+    client = _client(sim.url, session, **kwargs)
+    await client.login(EMAIL, PASSWORD)
+    await client.register_key()
+    return client, account, lock
+
+
+def _jwts(sim: DoordeckSimulator) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Header and claims of every JWT sent to /execute."""
+    return [
+        (
+            jwt.get_unverified_header(r.body.decode()),
+            jwt.decode(r.body.decode(), options={"verify_signature": False}),
+        )
+        for r in sim.requests
+        if r.path.endswith("/execute")
+    ]
+
+
+def _guests(sim: DoordeckSimulator, count: int) -> list[SimAccount]:
+    return [sim.add_account(f"guest{i}@example.com", "pw") for i in range(count)]
+
+
+def _share_users(accounts: list[SimAccount]) -> list[ShareUser]:
+    return [ShareUser(a.id, a.public_key_b64) for a in accounts]
+
+
+# -- sign-in, tokens, locks -----------------------------------------------------------
+
+
+async def test_login_register_and_list_locks(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """Sign in, register a key, list locks with their details."""
+    seen: list[DoordeckTokens] = []
+    client, account, lock = await _ready(sim, session, on_tokens_changed=seen.append)
+    other = sim.add_lock(
+        sim.add_site("Office").id,
+        "Back door",
+        unlock_time=8.5,
+        batch_sharing=False,
+        connected=False,
+        reports_locked=True,
+        access={account.id: "USER"},
+    )
+    assert len(seen) == 1
+    assert client.tokens == seen[0]
+    assert client.user_id == account.id
+    assert not client.awaiting_verification
+    assert not client.key_needs_renewal()
+    assert client.certificate_expiry is not None
+
+    locks = {lk.id: lk for lk in await client.list_locks()}
+    assert locks[lock.id] == DoordeckLock(
+        id=lock.id,
+        name="Front door",
+        role="ADMIN",
+        unlock_time=5.0,
+        batch_sharing=True,
+        connected=True,
+        locked=None,
+        start=None,
+        end=None,
+    )
+    back = locks[other.id]
+    assert (back.role, back.unlock_time, back.batch_sharing) == ("USER", 8.5, False)
+    assert (back.connected, back.locked) == (False, True)
+
+    login = next(r for r in sim.requests if r.path == "/auth/token")
+    assert login.headers["Accept"] == ACCEPT_V2
+    details = [r for r in sim.requests if r.path.startswith("/device/")]
+    assert len(details) == 2
+    assert all(r.headers["Accept"] == ACCEPT_V3 for r in details)
+    assert all(r.headers["Authorization"].startswith("Bearer ") for r in details)
+
+
+async def test_wrong_password(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """A refused sign-in is an authentication error."""
+    sim.add_account(EMAIL, PASSWORD)
+    client = _client(sim.url, session)
+    with pytest.raises(DoordeckAuthenticationError) as err:
+        await client.login(EMAIL, "wrong")
+    assert err.value.status == 401
+    assert err.value.code == 401.6
+    assert "Invalid email or password" in str(err.value)
+
+
+async def test_not_signed_in(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """Without tokens nothing authenticated is sent."""
+    client = _client(sim.url, session)
+    with pytest.raises(DoordeckAuthenticationError):
+        await client.list_locks()
+    with pytest.raises(DoordeckAuthenticationError):
+        await client.refresh_tokens()
+    assert sim.requests == []
+
+
+async def test_refresh_on_401_and_retry_with_new_jti(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """An expired auth token is refreshed once and the operation re-signed."""
+    seen: list[DoordeckTokens] = []
+    client, _, lock = await _ready(sim, session, on_tokens_changed=seen.append)
+    old = client.tokens
+    sim.expire_auth_tokens()
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert not lock.locked
+    assert sim.count("/auth/token/refresh") == 1
+    assert len(seen) == 2
+    assert seen[-1] != old
+    executes = [r for r in sim.requests if r.path.endswith("/execute")]
+    assert [r.status for r in executes] == [401, 204]
+    jtis = [claims["jti"] for _, claims in _jwts(sim)]
+    assert len(set(jtis)) == 2
+
+    sim.expire_auth_tokens()
+    assert len(await client.list_locks()) == 1
+    assert sim.count("/auth/token/refresh") == 2
+
+
+async def test_refresh_refused(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """When the refresh token is refused, the caller must sign in again."""
+    client, _, lock = await _ready(sim, session)
+    sim.expire_auth_tokens()
+    sim.revoke_refresh_tokens()
+    with pytest.raises(DoordeckAuthenticationError) as err:
+        await client.lock(lock.id)
+    assert "sign in again" in str(err.value)
+    assert sim.count("/auth/token/refresh") == 1
+    assert sim.count(f"/device/{lock.id}/execute") == 1
+
+
+async def test_concurrent_401_refreshes_once(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """Requests failing together with 401 share one refresh."""
+    client, _, _ = await _ready(sim, session)
+    sim.expire_auth_tokens()
+    results = await asyncio.gather(*(client.list_locks() for _ in range(3)))
+    assert all(len(r) == 1 for r in results)
+    assert sim.count("/auth/token/refresh") == 1
+
+
+# -- second factor and key renewal ----------------------------------------------------
+
+
+async def test_second_factor(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """423 → verify → check with the code signed by the same key."""
+    account = sim.add_account(EMAIL, PASSWORD, second_factor=True)
+    lock = sim.add_lock(sim.add_site("Home").id, "Door", access={account.id: "ADMIN"})
+    client = _client(sim.url, session)
+    await client.login(EMAIL, PASSWORD)
+    with pytest.raises(DoordeckSecondFactorRequired) as err:
+        await client.register_key()
+    assert err.value.status == 423
+    assert client.awaiting_verification
+    assert client.key_needs_renewal()
+    with pytest.raises(DoordeckKeyNotRegisteredError):
+        await client.unlock(lock.id)
+
+    assert await client.start_verification(VerificationMethod.SMS) == "SMS"
+    verify = next(r for r in sim.requests if r.path == "/auth/certificate/verify")
+    assert verify.query == "method=SMS"
+    with pytest.raises(DoordeckVerificationError):
+        await client.complete_verification("not the code")
+    assert client.awaiting_verification
+
+    sim.verify_reply_json = True
+    assert await client.start_verification() == "EMAIL"
+    await client.complete_verification(f" {sim.sent_codes(EMAIL)[-1]} ")
+    assert client.credentials.pending_private_key is None
+    assert client.user_id == account.id
+    pending_key = base64.b64decode(json.loads(verify.body)["ephemeralKey"])
+    assert sim.registered_keys(account.id) == [pending_key[-32:]]
+    assert await client.unlock(lock.id) is OperationResult.DONE
+
+
+async def test_verification_without_key(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """Verification needs a key first."""
+    client = _client(sim.url, session)
+    with pytest.raises(DoordeckKeyNotRegisteredError):
+        await client.start_verification()
+
+
+async def test_key_renewal(session: aiohttp.ClientSession) -> None:
+    """A leaf with ≤ 7 days left asks for renewal; renewing registers a fresh key."""
+    sim = DoordeckSimulator(leaf_ttl=6 * 86400)
+    await sim.start()
+    try:
+        client, account, lock = await _ready(sim, session)
+        expiry = client.certificate_expiry
+        assert expiry is not None
+        assert expiry - datetime.now(UTC) < timedelta(days=6, minutes=1)
+        assert client.key_needs_renewal()
+        assert not client.key_needs_renewal(expiry - timedelta(days=8))
+        sim.leaf_ttl = 30 * 86400
+        await client.renew_key()
+        assert not client.key_needs_renewal()
+        assert len(sim.registered_keys(account.id)) == 2
+        assert await client.lock(lock.id) is OperationResult.DONE
+        leaf = _jwts(sim)[-1][0]["x5c"][0]
+        assert leaf == client.credentials.certificate_chain[0]
+    finally:
+        await sim.stop()
+
+
+async def test_key_renewal_with_second_factor(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """The old key keeps signing until the new one is verified."""
+    client, account, lock = await _ready(sim, session)
+    old = client.credentials
+    account.second_factor = True
+    with pytest.raises(DoordeckSecondFactorRequired):
+        await client.renew_key()
+    assert client.awaiting_verification
+    pending = client.credentials.pending_private_key
+    assert pending is not None
+    assert client.credentials.private_key == old.private_key
+    assert await client.unlock(lock.id) is OperationResult.DONE
+
+    # the pending key survives a restart
+    resumed = _client(sim.url, session, credentials=client.credentials)
+    assert resumed.awaiting_verification
+    await resumed.start_verification()
+    await resumed.complete_verification(sim.sent_codes(EMAIL)[-1])
+    new = resumed.credentials
+    assert new.private_key == pending
+    assert new.pending_private_key is None
+    assert len(sim.registered_keys(account.id)) == 2
+    assert await resumed.lock(lock.id) is OperationResult.DONE
+
+
+async def test_expired_certificate(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """An expired leaf is not used to sign."""
+    client, _, lock = await _ready(sim, session)
+    client._expiry = datetime.now(UTC) - timedelta(seconds=1)
+    with pytest.raises(DoordeckKeyNotRegisteredError):
+        await client.unlock(lock.id)
+
+
+# -- credentials ----------------------------------------------------------------------
+
+
+async def test_credentials_round_trip(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """Stored credentials resume a client without signing in or registering again."""
+    client, account, lock = await _ready(sim, session)
+    stored = json.loads(json.dumps(client.credentials.to_dict()))
+    creds = DoordeckCredentials.from_dict(stored)
+    assert creds == client.credentials
+    text = repr(creds)
+    assert client.tokens is not None
+    assert client.tokens.auth_token not in text
+    assert stored["private_key"] not in text
+    assert account.id in text
+
+    resumed = _client(sim.url, session, credentials=creds)
+    assert resumed.user_id == account.id
+    assert resumed.certificate_expiry == client.certificate_expiry
+    before = sim.count("/auth/")
+    assert await resumed.unlock(lock.id) is OperationResult.DONE
+    assert sim.count("/auth/") == before
+    assert DoordeckCredentials.from_dict({}) == DoordeckCredentials()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"certificate_chain": "abc"},
+        {"certificate_chain": [1]},
+        {"private_key": "***"},
+        {"private_key": base64.b64encode(b"short").decode()},
+        {"pending_private_key": 5},
+    ],
+)
+def test_credentials_from_bad_dict(data: dict[str, Any]) -> None:
+    """Corrupt stored data raises the client's own error."""
+    with pytest.raises(DoordeckError):
+        DoordeckCredentials.from_dict(data)
+
+
+def test_bad_raw_private_key() -> None:
+    """A stored key of the wrong size is refused."""
+    with pytest.raises(DoordeckError):
+        DoordeckClient(None, DoordeckCredentials(private_key=b"x"))  # type: ignore[arg-type]
+
+
+def test_unreadable_stored_chain() -> None:
+    """An unreadable stored chain is dropped so that the key gets renewed."""
+    creds = DoordeckCredentials(private_key=bytes(32), certificate_chain=("bm90IGEgY2VydA==",))
+    client = DoordeckClient(None, creds)  # type: ignore[arg-type]
+    assert client.key_needs_renewal()
+    assert client.credentials.certificate_chain == ()
+
+
+# -- signed operations ----------------------------------------------------------------
+
+
+async def test_lock_unlock_jwt(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """MUTATE_LOCK JWTs carry the chain, ids, times and a fresh jti."""
+    client, account, lock = await _ready(sim, session)
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert not lock.locked
+    assert await client.lock(lock.id) is OperationResult.DONE
+    assert sim.locks[lock.id].locked
+    sent = _jwts(sim)
+    assert [c["operation"] for _, c in sent] == [
+        {"type": "MUTATE_LOCK", "locked": False},
+        {"type": "MUTATE_LOCK", "locked": True},
+    ]
+    for header, claims in sent:
+        assert header["alg"] == "EdDSA"
+        assert header["typ"] == "JWT"
+        assert header["x5c"] == list(client.credentials.certificate_chain)
+        assert claims["iss"] == account.id
+        assert claims["sub"] == lock.id
+        assert claims["nbf"] == claims["iat"]
+        assert claims["exp"] - claims["iat"] == 60
+        uuid.UUID(claims["jti"])
+    assert sent[0][1]["jti"] != sent[1][1]["jti"]
+    assert all(
+        r.headers["Content-Type"] == "application/jwt"
+        for r in sim.requests
+        if r.path.endswith("/execute")
+    )
+
+
+@pytest.mark.parametrize("offset", [3600.0, -7200.0])
+async def test_clock_offset(session: aiohttp.ClientSession, offset: float) -> None:
+    """nbf/iat/exp follow the server's clock, not ours."""
+    sim = DoordeckSimulator(clock_offset=offset)
+    await sim.start()
+    try:
+        client, _, lock = await _ready(sim, session)
+        assert await client.unlock(lock.id) is OperationResult.DONE
+        assert client.time_offset == pytest.approx(offset, abs=2)
+        claims = _jwts(sim)[0][1]
+        assert claims["iat"] == pytest.approx(sim.now(), abs=5)
+    finally:
+        await sim.stop()
+
+
+async def test_time_remeasured_after_15_minutes(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """The offset is measured once, then again when it is older than 15 minutes."""
+    shift = [0.0]  # time passing, for us and for the simulator alike
+
+    def advance(seconds: float) -> None:
+        shift[0] += seconds
+        sim.clock_offset += seconds
+
+    client, _, lock = await _ready(sim, session, clock=lambda: time.time() + shift[0])
+    await client.unlock(lock.id)
+    await client.lock(lock.id)
+    assert sim.count("/time") == 1
+    advance(14 * 60)
+    await client.unlock(lock.id)
+    assert sim.count("/time") == 1
+    advance(2 * 60)
+    await client.lock(lock.id)
+    assert sim.count("/time") == 2
+    assert "Authorization" not in next(r for r in sim.requests if r.path == "/time").headers
+
+
+@pytest.mark.parametrize(
+    ("count", "batch", "requests"),
+    [(1, True, 1), (25, True, 1), (60, True, 3), (1, False, 1), (25, False, 25), (60, False, 60)],
+)
+async def test_share(
+    sim: DoordeckSimulator,
+    session: aiohttp.ClientSession,
+    count: int,
+    batch: bool,
+    requests: int,
+) -> None:
+    """Batches of at most 25 where supported, else one ADD_USER per user."""
+    client, _, lock = await _ready(sim, session)
+    lock.batch_sharing = batch
+    (target,) = await client.list_locks()
+    assert target.batch_sharing is batch
+    guests = _guests(sim, count)
+    users = [
+        ShareUser(
+            g.id,
+            g.public_key_b64,
+            role="ADMIN" if i % 2 else "USER",
+            start=i or None,
+            end=2_000_000_000 if i % 3 else None,
+        )
+        for i, g in enumerate(guests)
+    ]
+    outcomes = await client.share(target, users)
+    assert [o.user_id for o in outcomes] == [g.id for g in guests]
+    assert {o.status for o in outcomes} == {ShareStatus.DONE}
+    assert all(o.reason is None for o in outcomes)
+    assert all(g.id in lock.users for g in guests)
+    assert lock.users[guests[-1].id].role == ("ADMIN" if (count - 1) % 2 else "USER")
+    sent = _jwts(sim)
+    assert len(sent) == requests
+    assert len({c["jti"] for _, c in sent}) == requests
+    kinds = {c["operation"]["type"] for _, c in sent}
+    assert kinds == {"BATCH_ADD_USER" if batch else "ADD_USER"}
+    if batch:
+        sizes = [len(c["operation"]["users"]) for _, c in sent]
+        assert sizes == [min(25, count - 25 * i) for i in range(requests)]
+        assert max(sizes) <= 25
+
+
+async def test_share_failures_do_not_abort(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """A refused batch or user fails alone; the others are shared."""
+    client, _, lock = await _ready(sim, session)
+    guests = _guests(sim, 30)
+    users = _share_users(guests)
+    users[3] = ShareUser(guests[3].id, guests[4].public_key_b64)  # wrong key: refused
+    (target,) = await client.list_locks()
+
+    outcomes = await client.share(target, users)
+    statuses = [o.status for o in outcomes]
+    assert statuses == [ShareStatus.FAILED] * 25 + [ShareStatus.DONE] * 5
+    assert isinstance(outcomes[0].error, DoordeckApiError)
+    assert outcomes[0].reason is not None
+    assert "publicKey does not match" in outcomes[0].reason
+
+    lock.batch_sharing = False
+    single = await client.share(dataclasses.replace(target, batch_sharing=False), users[:6])
+    statuses = [o.status for o in single]
+    assert statuses == [ShareStatus.DONE] * 3 + [ShareStatus.FAILED] + [ShareStatus.DONE] * 2
+    assert len(_jwts(sim)) == 2 + 6
+
+
+async def test_share_queued_and_stopped_by_auth(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """202 is reported as queued; an authentication failure stops the rest."""
+    client, _, lock = await _ready(sim, session)
+    (target,) = await client.list_locks()
+    users = _share_users(_guests(sim, 30))
+    lock.fault = "queued"
+    assert {o.status for o in await client.share(target, users)} == {ShareStatus.QUEUED}
+    lock.fault = None
+
+    sim.expire_auth_tokens()
+    sim.revoke_refresh_tokens()
+    before = sim.count("/device/")
+    outcomes = await client.share(target, users)
+    assert {o.status for o in outcomes} == {ShareStatus.FAILED}
+    assert all(isinstance(o.error, DoordeckAuthenticationError) for o in outcomes)
+    assert sim.count("/device/") == before + 1
+    assert await client.share(target, []) == []
+
+
+async def test_revoke_and_lookup(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """Users are found by email or id, shared with and revoked."""
+    client, _, lock = await _ready(sim, session)
+    guest, other = _guests(sim, 2)
+    by_email = await client.lookup_user(email="GUEST0@example.com")
+    assert (by_email.id, by_email.public_key) == (guest.id, guest.public_key_b64)
+    by_id = await client.lookup_user(user_id=other.id)
+    assert by_id.id == other.id
+    query = [json.loads(r.body) for r in sim.requests if r.path == "/directory/query"]
+    assert query == [{"email": "GUEST0@example.com"}, {"localKey": other.id}]
+    with pytest.raises(DoordeckUserNotFoundError) as err:
+        await client.lookup_user(email="nobody@example.com")
+    assert err.value.status == 404
+    with pytest.raises(ValueError, match="exactly one"):
+        await client.lookup_user()
+    with pytest.raises(ValueError, match="exactly one"):
+        await client.lookup_user(email="a", user_id="b")
+
+    (target,) = await client.list_locks()
+    users = [ShareUser(u.id, u.public_key) for u in (by_email, by_id)]
+    await client.share(target, users)
+    assert await client.revoke(lock.id, [guest.id, other.id]) is OperationResult.DONE
+    assert guest.id not in lock.users
+    assert other.id not in lock.users
+    assert _jwts(sim)[-1][1]["operation"] == {
+        "type": "REMOVE_USER",
+        "users": [guest.id, other.id],
+    }
+
+
+def test_share_user_validation() -> None:
+    """Unknown roles and an end before the start are refused."""
+    with pytest.raises(ValueError, match="Role"):
+        ShareUser("u", "k", role="OWNER")
+    with pytest.raises(ValueError, match="end"):
+        ShareUser("u", "k", start=10, end=5)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "status"),
+    [
+        ("offline", DoordeckLockOfflineError, 503),
+        ("slow", DoordeckLockTimeoutError, 504),
+        ("rate_limit", DoordeckRateLimitedError, 429),
+        ("pending", DoordeckOperationPendingError, 425),
+    ],
+)
+async def test_faults(
+    sim: DoordeckSimulator,
+    session: aiohttp.ClientSession,
+    fault: Any,
+    error: type[DoordeckApiError],
+    status: int,
+) -> None:
+    """Each lock fault maps to its own exception with the vendor's meaning."""
+    client, _, lock = await _ready(sim, session)
+    lock.fault = fault
+    with pytest.raises(error) as err:
+        await client.unlock(lock.id)
+    assert err.value.status == status
+    assert err.value.message
+    assert str(err.value).startswith(error.meaning)
+
+
+async def test_queued_offline_and_rate_limited(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """202 is queued; a disconnected lock is offline; a 429 anywhere is rate limiting."""
+    client, _, lock = await _ready(sim, session)
+    lock.fault = "queued"
+    assert await client.unlock(lock.id) is OperationResult.QUEUED
+    lock.fault = None
+    lock.connected = False
+    with pytest.raises(DoordeckLockOfflineError):
+        await client.lock(lock.id)
+    sim.rate_limited = True
+    with pytest.raises(DoordeckRateLimitedError):
+        await client.list_locks()
+
+
+async def test_replay(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-used jti is reported as a replay."""
+    client, _, lock = await _ready(sim, session)
+    fixed = uuid.uuid4()
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)
+    await client.unlock(lock.id)
+    with pytest.raises(DoordeckReplayError) as err:
+        await client.unlock(lock.id)
+    assert err.value.status == 409
+
+
+async def test_other_api_error(sim: DoordeckSimulator, session: aiohttp.ClientSession) -> None:
+    """Other statuses are DoordeckApiError with status, code and message."""
+    client, _, _ = await _ready(sim, session)
+    with pytest.raises(DoordeckApiError) as err:
+        await client.get_lock("no-such-lock")
+    assert type(err.value) is DoordeckApiError
+    assert (err.value.status, err.value.code, err.value.message) == (404, 404.1, "Lock not found")
+    assert "code 404.1" in str(err.value)
+
+
+# -- a scripted fake server for malformed replies and timeouts ------------------------
+
+type Route = tuple[int, Any] | Callable[[web.Request], Any]
+
+
+class FakeServer:
+    """Answers each (method, path) with a scripted status and body."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Route] = {}
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        route = self.routes.get((request.method, request.path), (404, {"message": "nope"}))
+        if callable(route):
+            route = await route(request)
+        status, body = route
+        if isinstance(body, bytes):
+            return web.Response(status=status, body=body)
+        if isinstance(body, str):
+            return web.Response(status=status, text=body)
+        return web.json_response(body, status=status)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    """A started fake server."""
+    server = FakeServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def _cert(key: Ed25519PrivateKey, days: float) -> str:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, None)
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def _signed_in(fake: FakeServer, session: aiohttp.ClientSession, **kwargs: Any) -> DoordeckClient:
+    return _client(
+        fake.url, session, credentials=DoordeckCredentials(DoordeckTokens("a", "r")), **kwargs
+    )
+
+
+@pytest.mark.parametrize(
+    "body", ["<html>not json</html>", {"authToken": "a"}, ["authToken"], b"\xff\xfe"]
+)
+async def test_malformed_login(fake: FakeServer, session: aiohttp.ClientSession, body: Any) -> None:
+    """Unreadable sign-in replies are malformed, never a crash."""
+    fake.routes[("POST", "/auth/token")] = (200, body)
+    with pytest.raises(DoordeckMalformedReplyError):
+        await _client(fake.url, session).login("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("routes", "call"),
+    [
+        ({("GET", "/site"): (200, {"sites": "x"})}, "list_locks"),
+        ({("GET", "/site"): (200, "garbage")}, "list_locks"),
+        ({("GET", "/site"): (200, [{"name": "no id"}])}, "list_locks"),
+        (
+            {("GET", "/site"): (200, [{"id": "s"}]), ("GET", "/site/s/device"): (200, {})},
+            "list_locks",
+        ),
+        (
+            {
+                ("GET", "/site"): (200, [{"id": "s"}]),
+                ("GET", "/site/s/device"): (200, [{"id": "d"}]),
+                ("GET", "/device/d"): (200, []),
+            },
+            "list_locks",
+        ),
+        ({("POST", "/auth/certificate"): (200, {"userId": "u"})}, "register_key"),
+        (
+            {("POST", "/auth/certificate"): (200, {"certificateChain": ["!!"], "userId": "u"})},
+            "register_key",
+        ),
+        (
+            {("POST", "/auth/certificate"): (200, {"certificateChain": ["AAAA"], "userId": "u"})},
+            "register_key",
+        ),
+        (
+            {("POST", "/auth/certificate"): (200, {"certificateChain": [], "userId": "u"})},
+            "register_key",
+        ),
+        ({("GET", "/time"): (200, {"now": "soon"})}, "sync_time"),
+        ({("GET", "/time"): (200, {"now": float("nan")})}, "sync_time"),
+        ({("POST", "/auth/token/refresh"): (200, {"refreshToken": "r"})}, "refresh_tokens"),
+        ({("POST", "/directory/query"): (200, {"id": "u"})}, "lookup_user"),
+    ],
+)
+async def test_malformed_replies(
+    fake: FakeServer,
+    session: aiohttp.ClientSession,
+    routes: dict[tuple[str, str], Route],
+    call: str,
+) -> None:
+    """Missing fields, wrong types and unreadable bodies raise DoordeckMalformedReplyError."""
+    fake.routes.update(routes)
+    client = _signed_in(fake, session)
+    method = getattr(client, call)
+    kwargs = {"email": "x@example.com"} if call == "lookup_user" else {}
+    with pytest.raises(DoordeckMalformedReplyError):
+        await method(**kwargs)
+
+
+async def test_tolerant_shapes(fake: FakeServer, session: aiohttp.ClientSession) -> None:
+    """siteId / deviceId, wrapped lists, capability lists, ms and ISO times are all read."""
+    fake.routes.update(
+        {
+            ("GET", "/site"): (200, {"sites": [{"siteId": "s1"}, {"siteId": 7}, "junk"]}),
+            ("GET", "/site/s1/device"): (200, {"devices": [{"deviceId": "d1", "name": "One"}]}),
+            ("GET", "/site/7/device"): (200, [{"deviceId": "d1"}, {"id": "d2"}]),
+            ("GET", "/device/d1"): (
+                200,
+                {
+                    "role": "admin",
+                    "start": 1_700_000_000_000,
+                    "end": "2030-01-01T00:00:00Z",
+                    "capabilities": ["BATCH_SHARING_25"],
+                    "unlockTime": 3,
+                    "state": {"locked": "yes", "connected": "maybe"},
+                },
+            ),
+            ("GET", "/device/d2"): (
+                200,
+                {
+                    "name": "",
+                    "start": "1700000000",
+                    "end": "someday",
+                    "settings": {
+                        "unlockTime": -1,
+                        "capabilities": {"BATCH_SHARING_25": "UNSUPPORTED"},
+                    },
+                    "state": [],
+                },
+            ),
+        }
+    )
+    one, two = await _signed_in(fake, session).list_locks()
+    assert one == DoordeckLock(
+        "d1", "One", "ADMIN", 3.0, True, True, None, 1_700_000_000, 1_893_456_000
+    )
+    assert two == DoordeckLock("d2", "d2", "USER", 5.0, False, True, None, 1_700_000_000, None)
+    naive = client_module._timestamp("2030-01-01T00:00:00")
+    assert naive == 1_893_456_000
+    assert client_module._timestamp(None) is None
+
+
+async def test_error_bodies(fake: FakeServer, session: aiohttp.ClientSession) -> None:
+    """Vendor codes as strings, plain-text errors, and 503 outside lock operations."""
+    client = _signed_in(fake, session)
+    fake.routes[("GET", "/site")] = (503, "Service Unavailable")
+    with pytest.raises(DoordeckApiError) as err:
+        await client.list_locks()
+    assert type(err.value) is DoordeckApiError
+    assert (err.value.status, err.value.code, err.value.message) == (
+        503,
+        None,
+        "Service Unavailable",
+    )
+    fake.routes[("GET", "/site")] = (500, {"code": "500.3", "message": 5})
+    with pytest.raises(DoordeckApiError) as err:
+        await client.list_locks()
+    assert (err.value.code, err.value.message) == (500.3, None)
+    fake.routes[("GET", "/site")] = (500, {"code": "E_FAIL"})
+    with pytest.raises(DoordeckApiError) as err:
+        await client.list_locks()
+    assert err.value.code is None
+    fake.routes[("GET", "/site")] = (502, "")
+    with pytest.raises(DoordeckApiError) as err:
+        await client.list_locks()
+    assert str(err.value) == "Doordeck refused the request (HTTP 502)"
+
+
+async def test_refresh_keeps_refresh_token(
+    fake: FakeServer, session: aiohttp.ClientSession
+) -> None:
+    """A refresh reply without a new refresh token keeps the old one."""
+    fake.routes[("POST", "/auth/token/refresh")] = (200, {"authToken": "a2"})
+    client = _signed_in(fake, session)
+    assert await client.refresh_tokens() == DoordeckTokens("a2", "r")
+    fake.routes[("POST", "/auth/token/refresh")] = (500, {"message": "down"})
+    with pytest.raises(DoordeckApiError):
+        await client.refresh_tokens()
+
+
+async def test_register_other_error_keeps_generated_key(
+    fake: FakeServer, session: aiohttp.ClientSession
+) -> None:
+    """A failed registration keeps the generated key for the next attempt."""
+    client = _signed_in(fake, session)
+    fake.routes[("POST", "/auth/certificate")] = (500, {"message": "down"})
+    with pytest.raises(DoordeckApiError):
+        await client.register_key()
+    pending = client.credentials.pending_private_key
+    assert pending is not None
+    key = Ed25519PrivateKey.from_private_bytes(pending)
+    fake.routes[("POST", "/auth/certificate")] = (
+        200,
+        {"certificateChain": [_cert(key, 20)], "userId": "u1"},
+    )
+    await client.register_key()
+    assert client.credentials.private_key == pending
+    assert not client.key_needs_renewal()
+    assert client.key_needs_renewal(datetime.now(UTC) + timedelta(days=14))
+
+
+async def test_timeout(fake: FakeServer, session: aiohttp.ClientSession) -> None:
+    """A server that does not answer in time raises DoordeckTimeoutError."""
+
+    async def slow(request: web.Request) -> tuple[int, Any]:
+        await asyncio.sleep(1)
+        return 200, {"now": 0}
+
+    fake.routes[("GET", "/time")] = slow
+    client = _client(fake.url, session, timeout=0.05)
+    with pytest.raises(DoordeckTimeoutError):
+        await client.sync_time()
+
+
+async def test_connection_error(session: aiohttp.ClientSession) -> None:
+    """An unreachable server raises DoordeckConnectionError."""
+    server = FakeServer()
+    await server.start()
+    url = server.url
+    await server.stop()
+    with pytest.raises(DoordeckConnectionError) as err:
+        await _client(url, session).login("a", "b")
+    assert not isinstance(err.value, DoordeckTimeoutError)

@@ -1,0 +1,365 @@
+"""The Keys gateway client against the simulated gateway: signing, queueing, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import time
+
+import aiohttp
+import pytest
+
+from custom_components.multilock.vendors.thekeys import client as tk
+from simulators.thekeys import TheKeysGatewaySimulator
+
+from .conftest import BACK_CODE, BACK_DOOR, FRONT_CODE, FRONT_DOOR
+
+FAST_RETRIES = (0.05, 0.1, 0.2)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def client(session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator) -> tk.TheKeysGateway:
+    return tk.TheKeysGateway(session, gateway.address, timeout=2, busy_retry_delays=FAST_RETRIES)
+
+
+async def test_lockers_and_status(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    lockers = await client.lockers()
+    assert lockers == [
+        tk.Locker(FRONT_DOOR, rssi=-71, battery_mv=7600),
+        tk.Locker(BACK_DOOR, rssi=-80, battery_mv=4065),
+    ]
+    assert await client.status() == tk.GatewayStatus(version="17", current_status="Scanning...")
+
+
+@pytest.mark.parametrize("code_format", ["int", "decimal", "hex"])
+async def test_lock_status_in_every_code_form(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, code_format: str
+) -> None:
+    gateway.status_code_format = code_format
+    gateway.locks[FRONT_DOOR].state = 0x32
+    gateway.locks[BACK_DOOR].state = 0x30
+    assert await client.lock_status(FRONT_DOOR, FRONT_CODE) is tk.LockState.OPEN
+    assert await client.lock_status(BACK_DOOR, BACK_CODE) is tk.LockState.UNKNOWN
+
+
+async def test_open_close_move_the_lock(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    await client.open(FRONT_DOOR, FRONT_CODE)
+    assert gateway.locks[FRONT_DOOR].state == 0x32
+    await client.close(FRONT_DOOR, FRONT_CODE)
+    assert gateway.locks[FRONT_DOOR].state == 0x31
+
+
+async def test_requests_in_one_second_get_increasing_timestamps(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    """Three signed requests at once: none is refused, each waits for a fresh second."""
+    started = time.monotonic()
+    await asyncio.gather(
+        client.lock_status(FRONT_DOOR, FRONT_CODE),
+        client.open(BACK_DOOR, BACK_CODE),
+        client.lock_status(BACK_DOOR, BACK_CODE),
+    )
+    signed = [r for r in gateway.requests if r.path in ("/open", "/locker_status")]
+    timestamps = [int(r.form["ts"]) for r in signed]
+    assert all(r.ts_accepted for r in signed)
+    assert timestamps == sorted(set(timestamps))
+    assert timestamps[-1] <= int(time.time())  # never a timestamp from the future
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_wrong_share_code_is_invalid_hmac(client: tk.TheKeysGateway) -> None:
+    with pytest.raises(tk.InvalidHmacError) as err:
+        await client.open(FRONT_DOOR, "not-the-code")
+    assert err.value.code == 33
+    assert err.value.reason == "invalid_hmac"
+
+
+@pytest.mark.parametrize(
+    ("setup", "error", "code"),
+    [
+        ({"share_code": None}, tk.LockNotSharedError, 32),
+        ({"in_range": False}, tk.LockNotDetectedError, 34),
+        ({"compatible": False}, tk.LockNotCompatibleError, 35),
+        ({"refuses_key": True}, tk.InvalidKeyError, 36),
+        ({"connection_fails": True}, tk.LockConnectionError, 37),
+    ],
+)
+async def test_action_status_codes(
+    client: tk.TheKeysGateway,
+    gateway: TheKeysGatewaySimulator,
+    setup: dict[str, object],
+    error: type[tk.TheKeysStatusError],
+    code: int,
+) -> None:
+    for field, value in setup.items():
+        setattr(gateway.locks[FRONT_DOOR], field, value)
+    with pytest.raises(error) as err:
+        await client.open(FRONT_DOOR, FRONT_CODE)
+    assert err.value.code == code
+    assert gateway.locks[FRONT_DOOR].state == 0x31  # nothing moved
+
+
+async def test_needs_synchronisation_syncs_once_and_retries(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.locks[FRONT_DOOR].needs_sync = True
+    await client.open(FRONT_DOOR, FRONT_CODE)
+    assert gateway.count("/locker/synchronize") == 1
+    assert gateway.count("/open") == 2
+    assert gateway.locks[FRONT_DOOR].state == 0x32
+
+
+async def test_needs_synchronisation_twice_is_reported(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.locks[FRONT_DOOR].needs_sync = True
+    gateway.locks[FRONT_DOOR].connection_fails = False
+    gateway.sync_invalid_data = True  # the synchronisation fails: no second attempt
+    with pytest.raises(tk.SyncInvalidDataError):
+        await client.open(FRONT_DOOR, FRONT_CODE)
+    assert gateway.count("/open") == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "error", "code"),
+    [
+        ({"in_range": False}, tk.SyncLockNotSeenError, 1),
+        ({"compatible": False}, tk.SyncLockNotCompatibleError, 2),
+        ({"connection_fails": True}, tk.SyncLockConnectionError, 4),
+    ],
+)
+async def test_lock_synchronisation_status_codes(
+    client: tk.TheKeysGateway,
+    gateway: TheKeysGatewaySimulator,
+    setup: dict[str, object],
+    error: type[tk.TheKeysStatusError],
+    code: int,
+) -> None:
+    for field, value in setup.items():
+        setattr(gateway.locks[FRONT_DOOR], field, value)
+    with pytest.raises(error) as err:
+        await client.synchronize_lock(FRONT_DOOR)
+    assert err.value.code == code
+
+
+async def test_sync_invalid_data(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.sync_invalid_data = True
+    with pytest.raises(tk.SyncInvalidDataError):
+        await client.synchronize_lock(FRONT_DOOR)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [(1, tk.InvalidFirmwareError), (2, tk.FirmwareUnavailableError)]
+)
+async def test_update_status_codes(
+    client: tk.TheKeysGateway,
+    gateway: TheKeysGatewaySimulator,
+    code: int,
+    error: type[tk.TheKeysStatusError],
+) -> None:
+    gateway.update_error = code
+    with pytest.raises(error):
+        await client.update()
+    with pytest.raises(error):
+        await client.update_lock(FRONT_DOOR)
+
+
+async def test_maintenance_succeeds(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    await client.synchronize()
+    await client.update()
+    await client.synchronize_lock(FRONT_DOOR)
+    await client.update_lock(FRONT_DOOR)
+    assert [r.path for r in gateway.requests] == [
+        "/synchronize",
+        "/update",
+        "/locker/synchronize",
+        "/locker/update",
+    ]
+
+
+async def test_busy_is_retried_then_succeeds(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.set_busy(0.2)
+    await client.open(FRONT_DOOR, FRONT_CODE)
+    assert gateway.locks[FRONT_DOOR].state == 0x32
+    assert gateway.count("/open") >= 2
+
+
+async def test_busy_for_too_long_is_reported(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.set_busy(5)
+    started = time.monotonic()
+    with pytest.raises(tk.TheKeysBusyError):
+        await client.synchronize()
+    assert gateway.count("/synchronize") == len(FAST_RETRIES) + 1
+    assert time.monotonic() - started < 2
+
+
+async def test_concurrent_requests_never_meet_a_busy_gateway(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    """Two locks moved at once on a gateway whose actions take time: queued, not refused."""
+    gateway.action_seconds = 0.3
+    await asyncio.gather(client.open(FRONT_DOOR, FRONT_CODE), client.open(BACK_DOOR, BACK_CODE))
+    assert gateway.locks[FRONT_DOOR].state == gateway.locks[BACK_DOOR].state == 0x32
+    assert all(r.reply is None or r.reply.get("message") != "busy" for r in gateway.requests)
+
+
+async def test_commands_go_ahead_of_queued_polls(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.action_seconds = 0.2
+    first = asyncio.create_task(client.synchronize_lock(FRONT_DOOR, tk.Priority.POLL))
+    await asyncio.sleep(0.05)
+    polls = [asyncio.create_task(client.lockers()) for _ in range(3)]
+    await asyncio.sleep(0)
+    command = asyncio.create_task(client.open(BACK_DOOR, BACK_CODE))
+    await asyncio.gather(first, command, *polls)
+    paths = [r.path for r in gateway.requests]
+    assert paths[:2] == ["/locker/synchronize", "/open"]
+
+
+async def test_cancelled_waiter_does_not_block_the_queue(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.action_seconds = 0.2
+    first = asyncio.create_task(client.synchronize())
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(client.lockers())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await first
+    assert len(await client.lockers()) == 2
+
+
+@pytest.mark.parametrize("fault", ["malformed", "wrong_shape", "http_error"])
+async def test_malformed_replies_are_clear_errors(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, fault: str
+) -> None:
+    gateway.inject_fault(fault, count=None)
+    for call in (client.lockers(), client.open(FRONT_DOOR, FRONT_CODE)):
+        with pytest.raises(tk.TheKeysMalformedReplyError):
+            await call
+
+
+async def test_disconnect_is_a_connection_error(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    gateway.inject_fault("disconnect", count=None)
+    with pytest.raises(tk.TheKeysConnectionError):
+        await client.lockers()
+    with pytest.raises(tk.TheKeysConnectionError):
+        await client.open(FRONT_DOOR, FRONT_CODE)
+    assert gateway.locks[FRONT_DOOR].state == 0x31
+
+
+async def test_timeout(session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator) -> None:
+    client = tk.TheKeysGateway(session, gateway.address, timeout=0.2)
+    gateway.inject_fault("delay", seconds=0.5)
+    with pytest.raises(tk.TheKeysTimeoutError):
+        await client.lockers()
+    await asyncio.sleep(0.5)  # let the simulator finish the abandoned request
+
+
+async def test_unreachable_gateway(session: aiohttp.ClientSession) -> None:
+    client = tk.TheKeysGateway(session, "127.0.0.1:9", timeout=2)
+    with pytest.raises(tk.TheKeysConnectionError):
+        await client.lockers()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"status": "ok", "devices": {}}',
+        '{"status": "ok", "devices": [{"rssi": -1}]}',
+        '{"status": "ok", "devices": [{"identifier": 1, "battery": [1]}]}',
+    ],
+)
+async def test_bad_lockers_entries(session: aiohttp.ClientSession, reply: str) -> None:
+    async with _server({"/lockers": reply}) as address:
+        with pytest.raises(tk.TheKeysMalformedReplyError):
+            await tk.TheKeysGateway(session, address).lockers()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"status": "0", "code": 52}',
+        '{"status": "0", "code": true}',
+        '{"status": "0", "code": null}',
+        '{"status": "0", "code": "closed"}',
+        '{"code": 49}',
+    ],
+)
+async def test_bad_lock_status_codes(session: aiohttp.ClientSession, reply: str) -> None:
+    async with _server({"/locker_status": reply}) as address:
+        with pytest.raises(tk.TheKeysMalformedReplyError):
+            await tk.TheKeysGateway(session, address).lock_status(1, "code")
+
+
+async def test_unknown_status_code_and_old_firmware(session: aiohttp.ClientSession) -> None:
+    async with _server({"/open": '{"status": 99, "code": "strange"}'}) as address:
+        gateway = tk.TheKeysGateway(session, address)
+        with pytest.raises(tk.TheKeysStatusError, match="status 99"):
+            await gateway.open(1, "code")
+        assert await gateway.status() is None  # firmware before 17 has no /status
+
+
+async def test_missing_parameter_is_reported(session: aiohttp.ClientSession) -> None:
+    async with _server({"/close": '{"status": 400, "code": "missing ts"}'}) as address:
+        with pytest.raises(tk.MissingParameterError, match="missing ts"):
+            await tk.TheKeysGateway(session, address).close(1, "code")
+
+
+def test_battery_curve() -> None:
+    assert tk.battery_percentage(3000) == 0
+    assert tk.battery_percentage(3600) == 0
+    assert tk.battery_percentage(4065) == 6
+    assert tk.battery_percentage(7235) == 45
+    assert tk.battery_percentage(7600) == 71
+    assert tk.battery_percentage(8000) == 100
+    assert tk.battery_percentage(9000) == 100
+
+
+class _server:
+    """A tiny gateway that answers fixed texts, for replies the simulator never gives."""
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        self._replies = replies
+        self._runner: aiohttp.web.AppRunner | None = None
+
+    async def __aenter__(self) -> str:
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.Response:
+            if request.path not in self._replies:
+                return web.Response(status=404)
+            return web.Response(text=self._replies[request.path])
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        return f"127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
