@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
 import pytest
 
 
@@ -13,6 +11,5 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 
 @pytest.fixture(autouse=True)
-def loopback_sockets(socket_enabled: None) -> Generator[None]:
+def loopback_sockets(socket_enabled: None) -> None:
     """Let tests reach the simulators (pytest-homeassistant limits hosts to loopback)."""
-    yield

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import time
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from custom_components.multilock.vendors.thekeys import client as tk
@@ -342,11 +343,9 @@ class _server:
 
     def __init__(self, replies: dict[str, str]) -> None:
         self._replies = replies
-        self._runner: aiohttp.web.AppRunner | None = None
+        self._runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> str:
-        from aiohttp import web
-
         async def handle(request: web.Request) -> web.Response:
             if request.path not in self._replies:
                 return web.Response(status=404)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from homeassistant.components.lock import DOMAIN as LOCK_DOMAIN, LockState
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_LOCK, SERVICE_UNLOCK, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from simulators.thekeys import TheKeysGatewaySimulator
@@ -158,8 +158,9 @@ async def test_command_goes_ahead_of_the_poll_and_is_not_undone_by_it(
     coordinator = loaded_entry.runtime_data
     before = len(gateway.requests)
     poll = hass.async_create_task(coordinator.async_refresh())
-    while gateway.count("/locker_status") == 2:  # wait until the poll reads the front door
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while gateway.count("/locker_status") == 2:  # noqa: ASYNC110 - nothing to wait on
+            await asyncio.sleep(0.01)  # until the poll reads the front door
     await _call(hass, SERVICE_UNLOCK, FRONT)
     await poll
     paths = [r.path for r in gateway.requests[before:]]
