@@ -23,19 +23,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) ->
     coordinator = VENDORS[Vendor(entry.data[CONF_VENDOR])].coordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
-    subentries = dict(entry.subentries)
+    subentries = _subentries_of(entry)
 
     async def reload_when_subentries_change(
         hass: HomeAssistant, entry: MultilockConfigEntry
     ) -> None:
         # Subentries are locks: a lock added, removed or given a new code means a new
         # set of devices, so the entry starts again with them.
-        if dict(entry.subentries) != subentries:
+        if _subentries_of(entry) != subentries:
             hass.config_entries.async_schedule_reload(entry.entry_id)
 
     entry.async_on_unload(entry.add_update_listener(reload_when_subentries_change))
     await hass.config_entries.async_forward_entry_setups(entry, coordinator.platforms())
     return True
+
+
+def _subentries_of(entry: MultilockConfigEntry) -> dict[str, tuple[object, ...]]:
+    # A copy of the values: Home Assistant updates subentries in place.
+    return {
+        subentry_id: (subentry.title, subentry.unique_id, dict(subentry.data))
+        for subentry_id, subentry in entry.subentries.items()
+    }
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:

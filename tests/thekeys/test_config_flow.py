@@ -274,4 +274,5 @@ async def test_reconfigure_lock_share_code(
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert loaded_entry.subentries[subentry.subentry_id].data["share_code"] == "NewShareCode0001"
+    await loaded_entry.runtime_data.async_refresh()  # the reloaded entry signs with the new code
     assert hass.states.get("lock.front_door").state == "locked"

@@ -23,6 +23,12 @@ class ShareCodeRepairFlow(RepairsFlow):
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
+        """Start with the share code form (``user_input`` is the issue here)."""
+        return await self.async_step_share_code()
+
+    async def async_step_share_code(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
         """Show the form, validate the code, update the lock."""
         entry = self.hass.config_entries.async_get_known_entry(self._entry_id)
         subentry = entry.subentries.get(self._subentry_id)
@@ -42,7 +48,7 @@ class ShareCodeRepairFlow(RepairsFlow):
                 return self.async_create_entry(data={})
             errors["base"] = error
         return self.async_show_form(
-            step_id="init",
+            step_id="share_code",
             data_schema=SHARE_CODE_SCHEMA,
             errors=errors,
             description_placeholders={"lock": subentry.title},

@@ -1,0 +1,159 @@
+"""Sensors, buttons and diagnostics of The Keys devices."""
+
+from __future__ import annotations
+
+import pytest
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.multilock.const import DOMAIN
+from simulators.thekeys import TheKeysGatewaySimulator
+
+from .conftest import BACK_CODE, FRONT_CODE, FRONT_DOOR
+
+
+def _gateway_entity(entry: MockConfigEntry, platform: str, name: str) -> str:
+    port = entry.data["host"].rsplit(":", 1)[1]
+    return f"{platform}.the_keys_gateway_127_0_0_1_{port}_{name}"
+
+
+async def _press(hass: HomeAssistant, entity_id: str) -> None:
+    await hass.services.async_call(
+        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+
+
+async def test_lock_sensors(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    assert hass.states.get("sensor.front_door_door").state == "closed"
+    assert hass.states.get("sensor.front_door_battery").state == "71"
+    assert hass.states.get("sensor.back_door_battery").state == "6"
+    voltage = hass.states.get("sensor.front_door_battery_voltage")
+    assert voltage.state == "7.6"
+    assert voltage.attributes["unit_of_measurement"] == "V"
+    # Signal strength is diagnostic and off until the user enables it.
+    rssi = er.async_get(hass).async_get("sensor.front_door_signal_strength")
+    assert rssi.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert rssi.entity_category == "diagnostic"
+
+
+async def test_door_sensor_follows_the_lock(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    gateway.locks[FRONT_DOOR].state = 0x32
+    await loaded_entry.runtime_data.async_refresh()
+    assert hass.states.get("sensor.front_door_door").state == "open"
+    gateway.locks[FRONT_DOOR].state = 0x30
+    await loaded_entry.runtime_data.async_refresh()
+    assert hass.states.get("sensor.front_door_door").state == "unknown"
+
+
+async def test_gateway_sensors_and_old_firmware(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    assert hass.states.get(_gateway_entity(loaded_entry, "sensor", "firmware_version")).state == "17"
+    assert hass.states.get(_gateway_entity(loaded_entry, "sensor", "status")).state == "Scanning..."
+    gateway.inject_fault("http_error", count=None, paths={"/status"})
+    await loaded_entry.runtime_data.async_refresh()
+    # An HTTP error is not "firmware without /status": the poll fails and says so.
+    assert hass.states.get("lock.front_door").state == "unavailable"
+
+
+async def test_devices_hang_off_the_gateway(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    registry = dr.async_get(hass)
+    lock = registry.async_get_device({(DOMAIN, f"thekeys-lock-{FRONT_DOOR}")})
+    gateway_device = registry.async_get_device(
+        {(DOMAIN, f"thekeys-gateway-{loaded_entry.entry_id}")}
+    )
+    assert lock.name == "Front door"
+    assert lock.serial_number == str(FRONT_DOOR)
+    assert lock.via_device_id == gateway_device.id
+    assert gateway_device.sw_version == "17"
+    assert lock.config_entries_subentries[loaded_entry.entry_id] == {
+        next(s for s in loaded_entry.subentries.values() if s.title == "Front door").subentry_id
+    }
+
+
+async def test_removing_a_lock_removes_its_device(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    subentry = next(s for s in loaded_entry.subentries.values() if s.title == "Front door")
+    hass.config_entries.async_remove_subentry(loaded_entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert dr.async_get(hass).async_get_device({(DOMAIN, f"thekeys-lock-{FRONT_DOOR}")}) is None
+    assert hass.states.get("lock.front_door") is None
+    assert hass.states.get("lock.back_door").state == "locked"
+
+
+async def test_maintenance_buttons(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    await _press(hass, "button.front_door_update_firmware")
+    # The update reboots the lock; the refresh after the press shows that honestly.
+    assert hass.states.get("lock.front_door").state == STATE_UNKNOWN
+    await _press(hass, "button.front_door_synchronize")
+    await _press(hass, _gateway_entity(loaded_entry, "button", "synchronize"))
+    await _press(hass, _gateway_entity(loaded_entry, "button", "update_firmware"))
+    for path in ("/locker/synchronize", "/locker/update", "/synchronize", "/update"):
+        assert gateway.count(path) == 1
+
+
+@pytest.mark.parametrize(
+    ("button", "setup", "translation_key"),
+    [
+        ("button.front_door_synchronize", {"in_range": False}, "thekeys_sync_lock_not_seen"),
+        ("button.front_door_update_firmware", {"update_error": 1}, "thekeys_invalid_firmware"),
+        ("gateway:update_firmware", {"update_error": 2}, "thekeys_firmware_unavailable"),
+        ("gateway:synchronize", {"busy": 10}, "thekeys_busy"),
+    ],
+)
+async def test_failed_maintenance_is_explained(
+    hass: HomeAssistant,
+    gateway: TheKeysGatewaySimulator,
+    loaded_entry: MockConfigEntry,
+    button: str,
+    setup: dict[str, object],
+    translation_key: str,
+) -> None:
+    for field, value in setup.items():
+        if field == "busy":
+            gateway.set_busy(float(value))  # type: ignore[arg-type]
+        elif field == "update_error":
+            gateway.update_error = int(value)  # type: ignore[call-overload]
+        else:
+            setattr(gateway.locks[FRONT_DOOR], field, value)
+    if button.startswith("gateway:"):
+        button = _gateway_entity(loaded_entry, "button", button.split(":")[1])
+    with pytest.raises(HomeAssistantError) as err:
+        await _press(hass, button)
+    assert err.value.translation_key == translation_key
+
+
+async def test_diagnostics_hide_share_codes(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    gateway: TheKeysGatewaySimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, loaded_entry)
+    text = str(diagnostics)
+    assert FRONT_CODE not in text
+    assert BACK_CODE not in text
+    assert diagnostics["entry"]["subentries"][0]["data"] == {
+        "identifier": FRONT_DOOR,
+        "share_code": "**REDACTED**",
+    }
+    assert diagnostics["snapshot"]["locks"][str(FRONT_DOOR)]["state"] == 0x31
+    assert diagnostics["snapshot"]["status"]["version"] == "17"
+    assert diagnostics["last_update_success"] is True
