@@ -66,6 +66,9 @@ diagnostics:
 search:
 system_log:
 device_automation:
+# History and logbook of the locks (in their dialogs and side panels).
+history:
+logbook:
 
 logger:
   default: info

@@ -23,6 +23,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) ->
     coordinator = VENDORS[Vendor(entry.data[CONF_VENDOR])].coordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
+    coordinator.async_register_hubs()
     subentries = _subentries_of(entry)
 
     async def reload_when_subentries_change(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
@@ -78,6 +79,22 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
             self._devices = {device.key: device for device in self._build_devices(self.data)}
             self._devices_of = self.data
         return self._devices
+
+    @callback
+    def async_register_hubs(self) -> None:
+        """Register the devices others are linked through (a gateway, an account) first.
+
+        Platforms add devices in no fixed order; a device whose ``via_device`` is not
+        registered yet would lose that link.
+        """
+        registry = dr.async_get(self.hass)
+        for device in self.devices.values():
+            if "via_device" not in device.info:
+                registry.async_get_or_create(
+                    config_entry_id=self.config_entry.entry_id,
+                    config_subentry_id=device.subentry_id,
+                    **device.info,
+                )
 
     @abstractmethod
     def _build_devices(self, data: DataT) -> list[MultilockDevice]:

@@ -69,8 +69,16 @@ async def test_gateway_sensors_and_old_firmware(
 
 
 async def test_devices_hang_off_the_gateway(
-    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant,
+    gateway: TheKeysGatewaySimulator,
+    entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert "via_device" not in caplog.text  # the gateway is registered before its locks
+    loaded_entry = entry
     registry = dr.async_get(hass)
     lock = registry.async_get_device({(DOMAIN, f"thekeys-lock-{FRONT_DOOR}")})
     gateway_device = registry.async_get_device(
