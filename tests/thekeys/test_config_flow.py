@@ -29,7 +29,7 @@ async def _gateway_form(hass: HomeAssistant) -> str:
 async def test_add_gateway(hass: HomeAssistant, gateway: TheKeysGatewaySimulator) -> None:
     flow_id = await _gateway_form(hass)
     result = await hass.config_entries.flow.async_configure(
-        flow_id, {"host": f" {gateway.address} "}
+        flow_id, {"host": f" http://{gateway.address}/status "}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"The Keys gateway {gateway.address}"

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 
-import pytest
 from homeassistant.components.lock import LockState
+from homeassistant.components.repairs import DOMAIN as REPAIRS
+from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.multilock.const import DOMAIN
@@ -152,7 +155,6 @@ async def test_rejected_share_code_asks_for_a_new_one(
     hass: HomeAssistant,
     gateway: TheKeysGatewaySimulator,
     loaded_entry: MockConfigEntry,
-    hass_client: object,
 ) -> None:
     gateway.locks[FRONT_DOOR].share_code = "ShareMadeAgain01"
     await loaded_entry.runtime_data.async_refresh()
@@ -163,12 +165,7 @@ async def test_rejected_share_code_asks_for_a_new_one(
     assert issue.is_fixable
     assert issue.translation_placeholders == {"lock": "Front door"}
 
-    from homeassistant.components.repairs import DOMAIN as REPAIRS
-    from homeassistant.setup import async_setup_component
-
     assert await async_setup_component(hass, REPAIRS, {})
-    from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
-
     await async_process_repairs_platforms(hass)
     flows = hass.data[REPAIRS]["flow_manager"]
     result = await flows.async_init(DOMAIN, data={"issue_id": issue_id})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -60,7 +60,9 @@ async def test_door_sensor_follows_the_lock(
 async def test_gateway_sensors_and_old_firmware(
     hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    assert hass.states.get(_gateway_entity(loaded_entry, "sensor", "firmware_version")).state == "17"
+    assert (
+        hass.states.get(_gateway_entity(loaded_entry, "sensor", "firmware_version")).state == "17"
+    )
     assert hass.states.get(_gateway_entity(loaded_entry, "sensor", "status")).state == "Scanning..."
     gateway.inject_fault("http_error", count=None, paths={"/status"})
     await loaded_entry.runtime_data.async_refresh()

@@ -91,6 +91,12 @@ def lock_already_configured(hass: HomeAssistant, identifier: int) -> bool:
     )
 
 
+def normalize_host(text: str) -> str:
+    """Return the gateway address as ``host[:port]``, also from a pasted URL."""
+    host = text.strip().removeprefix("http://").removeprefix("https://")
+    return host.split("/", 1)[0]
+
+
 def _parse_identifier(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() else None
@@ -105,12 +111,11 @@ class TheKeysConfigFlowSteps(ConfigFlow):
         """Ask for the gateway's address and check that it answers."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            host = user_input[CONF_HOST].strip()
-            self._async_abort_entries_match({CONF_HOST: host})
+            host = normalize_host(user_input[CONF_HOST])
+            await self.async_set_unique_id(host)
+            self._abort_if_unique_id_configured()
             error = await validate_gateway(gateway_for(self.hass, host))
             if error is None:
-                await self.async_set_unique_id(host)
-                self._abort_if_unique_id_configured()
                 return self.async_create_entry(
                     title=f"The Keys gateway {host}",
                     data={CONF_VENDOR: Vendor.THE_KEYS, CONF_HOST: host},
@@ -129,7 +134,7 @@ class TheKeysConfigFlowSteps(ConfigFlow):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            host = user_input[CONF_HOST].strip()
+            host = normalize_host(user_input[CONF_HOST])
             if host != entry.data[CONF_HOST]:
                 self._async_abort_entries_match({CONF_HOST: host})
             error = await validate_gateway(gateway_for(self.hass, host))
