@@ -101,6 +101,9 @@ async def test_bad_reply_during_a_poll(
     gateway.inject_fault(fault, count=None, paths={"/locker_status"})
     await loaded_entry.runtime_data.async_refresh()
     assert hass.states.get(FRONT).state == STATE_UNAVAILABLE
+    # A garbled answer concerns the locks; a dropped connection, the whole gateway.
+    gateway_available = _gateway_status(hass, loaded_entry) != STATE_UNAVAILABLE
+    assert gateway_available is (fault == "malformed")
     gateway.clear_faults()
     await loaded_entry.runtime_data.async_refresh()
     assert hass.states.get(FRONT).state == LockState.LOCKED

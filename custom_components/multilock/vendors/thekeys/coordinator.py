@@ -30,7 +30,6 @@ from .client import (
     TheKeysConnectionError,
     TheKeysError,
     TheKeysGateway,
-    TheKeysMalformedReplyError,
 )
 from .const import (
     CONF_IDENTIFIER,
@@ -107,11 +106,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             lockers = {locker.identifier: locker for locker in await self.gateway.lockers()}
             status = await self.gateway.status()
         except TheKeysError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="gateway_update_failed",
-                translation_placeholders={"host": self.gateway.host, "error": str(err)},
-            ) from err
+            raise self._update_failed(err) from err
         commands_before = dict(self._commands_done)
         locks: dict[int, TheKeysLock] = {}
         for identifier, subentry in self.lock_subentries.items():
@@ -138,16 +133,19 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         except TheKeysBusyError:
             # A busy gateway says nothing about the lock: keep what it last reported.
             return replace(lock, state=self._known_state(identifier))
-        except (TheKeysConnectionError, TheKeysMalformedReplyError) as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="gateway_update_failed",
-                translation_placeholders={"host": self.gateway.host, "error": str(err)},
-            ) from err
-        except TheKeysError as err:
+        except TheKeysConnectionError as err:
+            raise self._update_failed(err) from err
+        except TheKeysError as err:  # about this lock only: the gateway answered
             return replace(lock, problem=str(err))
         ir.async_delete_issue(self.hass, DOMAIN, share_code_issue_id(identifier))
         return replace(lock, state=state)
+
+    def _update_failed(self, err: TheKeysError) -> UpdateFailed:
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="gateway_update_failed",
+            translation_placeholders={"host": self.gateway.host, "error": str(err)},
+        )
 
     def _known_state(self, identifier: int) -> LockState | None:
         if self.data is None or identifier not in self.data.locks:
