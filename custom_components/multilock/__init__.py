@@ -8,13 +8,15 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_VENDOR, DOMAIN, Vendor
 from .coordinator import MultilockConfigEntry
+from .services import async_setup_services
 from .vendors import VENDORS
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (config entries only)."""
+    """Set up the integration (config entries only) and register its actions."""
+    async_setup_services(hass)
     return True
 
 

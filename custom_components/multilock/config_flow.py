@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -14,10 +15,13 @@ from homeassistant.core import callback
 
 from .const import CONF_VENDOR, DOMAIN, Vendor
 from .vendors import VENDORS
+from .vendors.doordeck.flow import DoordeckConfigFlowSteps
 from .vendors.thekeys.flow import TheKeysConfigFlowSteps
 
 
-class MultilockConfigFlow(TheKeysConfigFlowSteps, ConfigFlow, domain=DOMAIN):
+class MultilockConfigFlow(
+    TheKeysConfigFlowSteps, DoordeckConfigFlowSteps, ConfigFlow, domain=DOMAIN
+):
     """Set up one gateway or account of one vendor."""
 
     VERSION = 1
@@ -36,6 +40,12 @@ class MultilockConfigFlow(TheKeysConfigFlowSteps, ConfigFlow, domain=DOMAIN):
         vendor = Vendor(self._get_reconfigure_entry().data[CONF_VENDOR])
         step = getattr(self, f"async_step_{vendor.value}_reconfigure")
         result: ConfigFlowResult = await step(user_input)
+        return result
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Hand over to the entry's vendor (those whose sign-in can be refused)."""
+        step = getattr(self, f"async_step_{Vendor(entry_data[CONF_VENDOR]).value}_reauth")
+        result: ConfigFlowResult = await step(entry_data)
         return result
 
     @classmethod

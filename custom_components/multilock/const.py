@@ -16,3 +16,4 @@ class Vendor(StrEnum):
     """The vendor families multilock brings in; the value names the config-flow step."""
 
     THE_KEYS = "thekeys"
+    DOORDECK = "doordeck"

@@ -16,6 +16,8 @@ from homeassistant.core import HomeAssistant
 
 from ..const import Vendor
 from ..coordinator import MultilockConfigEntry, MultilockCoordinator
+from .doordeck.coordinator import DoordeckCoordinator
+from .doordeck.repairs import create_fix_flow as doordeck_fix_flow
 from .thekeys.const import CONF_SHARE_CODE, SUBENTRY_LOCK
 from .thekeys.coordinator import TheKeysCoordinator
 from .thekeys.flow import TheKeysLockSubentryFlow
@@ -41,5 +43,22 @@ VENDORS: dict[Vendor, VendorSpec] = {
         subentry_flows={SUBENTRY_LOCK: TheKeysLockSubentryFlow},
         secrets=frozenset({CONF_SHARE_CODE, "hash"}),
         fix_flow=thekeys_fix_flow,
+    ),
+    Vendor.DOORDECK: VendorSpec(
+        coordinator=DoordeckCoordinator,
+        subentry_flows={},
+        # The title holds the account's email too.
+        secrets=frozenset(
+            {
+                "auth_token",
+                "refresh_token",
+                "private_key",
+                "pending_private_key",
+                "certificate_chain",
+                "email",
+                "title",
+            }
+        ),
+        fix_flow=doordeck_fix_flow,
     ),
 }

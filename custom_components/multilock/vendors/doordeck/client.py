@@ -504,8 +504,13 @@ class DoordeckClient:
 
     # -- locks --------------------------------------------------------------------------
 
-    async def list_locks(self) -> list[DoordeckLock]:
-        """Every lock of every site, with its details (one call per site and per lock)."""
+    async def list_locks(self, *, details: bool = True) -> list[DoordeckLock]:
+        """Every lock of every site (one call per site).
+
+        With ``details`` each lock's ``GET /device/{id}`` is added (one more call per lock);
+        without, the site listing alone is read: it has no capabilities and no
+        ``state.locked``, so ``batch_sharing`` is False and ``locked`` None.
+        """
         sites = _items((await self._call("GET", "/site")).body, "sites")
         locks: dict[str, DoordeckLock] = {}
         for site in sites:
@@ -514,7 +519,11 @@ class DoordeckClient:
             for device in _items(reply.body, "devices"):
                 lock_id = _req_str(device, "id", "deviceId")
                 if lock_id not in locks:
-                    locks[lock_id] = await self.get_lock(lock_id, device)
+                    locks[lock_id] = (
+                        await self.get_lock(lock_id, device)
+                        if details
+                        else _parse_lock(lock_id, device)
+                    )
         return list(locks.values())
 
     async def get_lock(
