@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
@@ -55,6 +57,8 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
     config_entry: MultilockConfigEntry
     # Entity descriptions offered per platform and per device kind: the vendor's data.
     descriptions: ClassVar[Descriptions]
+    # The base class of the vendor client's errors.
+    client_error: ClassVar[type[Exception]]
 
     def __init__(
         self, hass: HomeAssistant, entry: MultilockConfigEntry, *, update_interval: timedelta
@@ -66,6 +70,9 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self._devices: dict[str, MultilockDevice] = {}
         self._devices_of: object = None
         self._unavailable: set[str] = set()
+        # Commands finished per device key, so that a poll never replaces a command's
+        # result with a reading taken before the command.
+        self._commands_done: Counter[str] = Counter()
 
     @classmethod
     def platforms(cls) -> list[Platform]:
@@ -99,6 +106,28 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
     @abstractmethod
     def _build_devices(self, data: DataT) -> list[MultilockDevice]:
         """Return the devices ``data`` describes."""
+
+    @abstractmethod
+    def _translated(self, name: str, err: Exception) -> HomeAssistantError:
+        """Return the translated error telling the user what ``err`` means for ``name``."""
+
+    async def _run[T](self, name: str, call: Awaitable[T]) -> T:
+        """Await a vendor call, turning the vendor's error into a translated one."""
+        try:
+            return await call
+        except self.client_error as err:
+            raise self._translated(name, err) from err
+
+    def _command_finished(self, device_key: str) -> None:
+        self._commands_done[device_key] += 1
+
+    def _commands_seen(self) -> Counter[str]:
+        """Return the commands finished so far; a poll takes this before it reads."""
+        return self._commands_done.copy()
+
+    def _moved_since(self, seen: Counter[str], device_key: str) -> bool:
+        """Return whether a command on the device finished after ``seen`` was taken."""
+        return self._commands_done[device_key] != seen[device_key]
 
     @callback
     def async_update_listeners(self) -> None:

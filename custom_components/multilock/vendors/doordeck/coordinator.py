@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -132,6 +132,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
     """Polls the account's sites and locks; sends commands and sharing operations."""
 
     descriptions = DESCRIPTIONS
+    client_error = DoordeckError
 
     def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
         """Resume the account's client from the stored credentials."""
@@ -147,9 +148,6 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         self.account_device_key = f"{self._key_prefix}account"
         # The last GET /device of each lock: its capabilities, and whether it reports a state.
         self._details: dict[str, DoordeckLock] = {}
-        # Commands finished per lock, so that a poll never replaces a command's result
-        # with a reading taken before the command.
-        self._commands_done: dict[str, int] = {}
         # Locks unlocked from here, until their unlock time is over.
         self._unlock_timers: dict[str, CALLBACK_TYPE] = {}
         self._renewal_not_before: datetime | None = None
@@ -167,7 +165,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
     # -- polling --------------------------------------------------------------------------
 
     async def _async_update_data(self) -> DoordeckData:
-        commands_before = dict(self._commands_done)
+        commands_seen = self._commands_seen()
         try:
             await self._renew_key_when_due()
             locks: dict[str, DoordeckLockData] = {}
@@ -188,7 +186,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         for lock_id, lock in locks.items():
             if not lock.reports_state:
                 locks[lock_id] = replace(lock, locked=lock_id not in self._unlock_timers)
-            elif self._commands_done.get(lock_id) != commands_before.get(lock_id):
+            elif self._moved_since(commands_seen, self.lock_device_key(lock_id)):
                 # A command that finished while this poll ran is newer than what it read.
                 locks[lock_id] = replace(lock, locked=self._known_locked(lock_id))
         for lock_id in set(self._details) - set(locks):
@@ -220,7 +218,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
 
     def _forget_lock(self, lock_id: str) -> None:
         self._details.pop(lock_id, None)
-        self._commands_done.pop(lock_id, None)
+        self._commands_done.pop(self.lock_device_key(lock_id), None)
         if cancel := self._unlock_timers.pop(lock_id, None):
             cancel()
 
@@ -374,7 +372,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
                 lock.name,
             )
             return
-        self._commands_done[lock_id] = self._commands_done.get(lock_id, 0) + 1
+        self._command_finished(device_key)
         if cancel := self._unlock_timers.pop(lock_id, None):
             cancel()
         if not locked:
@@ -417,20 +415,14 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             )
         return lock
 
-    async def _run[T](self, name: str, call: Awaitable[T]) -> T:
-        """Await a client call, turning its failure into a translated error."""
-        try:
-            return await call
-        except DoordeckError as err:
-            raise self._translated(name, err) from err
-
-    def _translated(self, name: str, err: DoordeckError) -> HomeAssistantError:
+    def _translated(self, name: str, err: Exception) -> HomeAssistantError:
         """Return the error to raise for ``err``; a refused sign-in also starts reauth."""
         if isinstance(err, DoordeckAuthenticationError):
             self.config_entry.async_start_reauth(self.hass)
+        reason = error_reason(err) if isinstance(err, DoordeckError) else "error"
         return HomeAssistantError(
             translation_domain=DOMAIN,
-            translation_key=f"doordeck_{error_reason(err)}",
+            translation_key=f"doordeck_{reason}",
             translation_placeholders={"name": name, "error": str(err)},
         )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_HOST
@@ -86,6 +85,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
     """Polls ``lockers``, ``status`` and each lock's ``locker_status`` once per cycle."""
 
     descriptions = DESCRIPTIONS
+    client_error = TheKeysError
 
     def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
         """Use the shared client of the entry's gateway."""
@@ -96,9 +96,6 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             for subentry in entry.subentries.values()
             if subentry.subentry_type == SUBENTRY_LOCK
         }
-        # Commands finished per lock, so that a poll never replaces a command's result
-        # with a reading taken before the command.
-        self._commands_done: dict[int, int] = {}
         self.gateway_device_key = f"thekeys-gateway-{entry.entry_id}"
 
     async def _async_update_data(self) -> TheKeysData:
@@ -107,13 +104,13 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             status = await self.gateway.status()
         except TheKeysError as err:
             raise self._update_failed(err) from err
-        commands_before = dict(self._commands_done)
+        commands_seen = self._commands_seen()
         locks: dict[int, TheKeysLock] = {}
         for identifier, subentry in self.lock_subentries.items():
             locks[identifier] = await self._poll_lock(identifier, subentry, lockers)
         for identifier, lock in locks.items():
             # A command that finished while this poll ran is newer than what it read.
-            if self._commands_done.get(identifier) != commands_before.get(identifier):
+            if self._moved_since(commands_seen, lock_device_key(identifier)):
                 locks[identifier] = replace(lock, state=self._known_state(identifier))
         return TheKeysData(status=status, locks=locks)
 
@@ -226,7 +223,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         await self._run(
             subentry.title, command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND)
         )
-        self._commands_done[identifier] = self._commands_done.get(identifier, 0) + 1
+        self._command_finished(device_key)
         locks = dict(self.data.locks)
         locks[identifier] = replace(locks[identifier], state=new_state, problem=None)
         self.async_set_updated_data(replace(self.data, locks=locks))
@@ -257,16 +254,13 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         await self._run(self.config_entry.title, self.gateway.update())
         await self.async_request_refresh()
 
-    async def _run(self, device_name: str, call: Awaitable[Any]) -> Any:
-        """Await a gateway call, turning its failure into a translated error."""
-        try:
-            return await call
-        except TheKeysError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=f"thekeys_{err.reason}",
-                translation_placeholders={"device": device_name, "error": str(err)},
-            ) from err
+    def _translated(self, name: str, err: Exception) -> HomeAssistantError:
+        reason = err.reason if isinstance(err, TheKeysError) else TheKeysError.reason
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=f"thekeys_{reason}",
+            translation_placeholders={"device": name, "error": str(err)},
+        )
 
 
 def lock_device_key(identifier: int) -> str:
