@@ -8,7 +8,8 @@ or missing; scripts/develop recreates it each run):
 * ``custom_components/multilock``, a symlink to this repository's integration;
 * ``.storage/onboarding`` with every onboarding step done (the user comes from
   ``hass --script auth``, run by scripts/develop);
-* ``.storage/core.config_entries`` with multilock already set up against the simulators.
+* ``.storage/core.config_entries`` with multilock already set up against the simulators
+  (with ``--doordeck URL``, also a Doordeck account signed in to the running simulator).
 
 The storage files are built with Home Assistant's own classes and constants, so they have the
 format of the installed version.
@@ -17,12 +18,15 @@ format of the installed version.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Sequence
 import json
 from pathlib import Path
+import sys
 from types import MappingProxyType
 from typing import Any
 
+import aiohttp
 from homeassistant import config_entries
 from homeassistant.components import onboarding
 from homeassistant.components.onboarding.const import STEPS
@@ -37,6 +41,9 @@ THEKEYS_LOCKS = (  # (title, identifier, share code), as given to the simulator
     ("Front door", 45961123, "Zmo1sps2OVyCFtl1"),
     ("Back door", 45961124, "Qx8rTe2mWc5pLz0a"),
 )
+
+# scripts/develop starts the Doordeck simulator with this account administering its locks.
+DOORDECK_EMAIL, DOORDECK_PASSWORD = "demo@example.com", "password"
 
 CONFIGURATION_YAML = """\
 # Written by scripts/develop_config.py on each run of scripts/develop: edits are lost.
@@ -101,6 +108,39 @@ def thekeys_entry() -> config_entries.ConfigEntry:
     )
 
 
+async def doordeck_entry(url: str) -> config_entries.ConfigEntry:
+    """Return a Doordeck account entry, signed in and with a key, as the config flow leaves it.
+
+    The key can only be registered with the running simulator, so this talks to it.
+    """
+    # The integration's own client, as its config flow uses it (the repository is not on
+    # sys.path when this runs as a script).
+    sys.path.insert(0, str(ROOT))
+    from custom_components.multilock.vendors.doordeck.client import DoordeckClient  # noqa: PLC0415
+
+    async with aiohttp.ClientSession() as session:
+        client = DoordeckClient(session, base_url=url)
+        await client.login(DOORDECK_EMAIL, DOORDECK_PASSWORD)
+        await client.register_key()
+    return config_entries.ConfigEntry(
+        data={
+            "vendor": "doordeck",
+            "email": DOORDECK_EMAIL,
+            "url": url,
+            "credentials": client.credentials.to_dict(),
+        },
+        discovery_keys=MappingProxyType({}),
+        domain=DOMAIN,
+        minor_version=FLOW_MINOR_VERSION,
+        options={},
+        source=config_entries.SOURCE_USER,
+        subentries_data=[],
+        title=f"Doordeck {DOORDECK_EMAIL}",
+        unique_id=client.user_id,
+        version=FLOW_VERSION,
+    )
+
+
 def _write_store(config_dir: Path, key: str, version: int, minor: int, data: Any) -> None:
     """Write one ``.storage`` file the way ``homeassistant.helpers.storage.Store`` does."""
     path = config_dir / ".storage" / key
@@ -109,7 +149,7 @@ def _write_store(config_dir: Path, key: str, version: int, minor: int, data: Any
     path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
-def write_config(config_dir: Path) -> None:
+def write_config(config_dir: Path, doordeck_url: str | None = None) -> None:
     """Write the whole demo configuration into ``config_dir``."""
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML, encoding="utf-8")
@@ -122,6 +162,8 @@ def write_config(config_dir: Path) -> None:
         config_dir, onboarding.STORAGE_KEY, onboarding.STORAGE_VERSION, 1, {"done": list(STEPS)}
     )
     entries = [thekeys_entry()]
+    if doordeck_url:
+        entries.append(asyncio.run(doordeck_entry(doordeck_url)))
     _write_store(
         config_dir,
         config_entries.STORAGE_KEY,
@@ -135,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and write the configuration."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("config_dir", type=Path)
-    write_config(parser.parse_args(argv).config_dir.resolve())
+    parser.add_argument("--doordeck", metavar="URL", help="the running Doordeck simulator")
+    args = parser.parse_args(argv)
+    write_config(args.config_dir.resolve(), args.doordeck)
 
 
 if __name__ == "__main__":
