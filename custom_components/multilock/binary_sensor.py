@@ -49,6 +49,9 @@ class MultilockBinarySensor(MultilockEntity, BinarySensorEntity):
 
     entity_description: MultilockBinarySensorEntityDescription
 
+    def _shown(self) -> tuple[Any, ...]:
+        return (self.available, self.is_on)
+
     @property
     def available(self) -> bool:
         """Return whether the value can be read (see ``shows_device_problem``)."""

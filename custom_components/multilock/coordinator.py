@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -107,6 +107,10 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def _build_devices(self, data: DataT) -> list[MultilockDevice]:
         """Return the devices ``data`` describes."""
 
+    def _build_device(self, data: DataT, device_key: str) -> MultilockDevice:
+        """Return one device of ``data``; a vendor builds it alone (this builds them all)."""
+        return next(device for device in self._build_devices(data) if device.key == device_key)
+
     @abstractmethod
     def _translated(self, name: str, err: Exception) -> HomeAssistantError:
         """Return the translated error telling the user what ``err`` means for ``name``."""
@@ -130,17 +134,50 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         return self._commands_done[device_key] != seen[device_key]
 
     @callback
+    def async_set_device_data(self, data: DataT, device_key: str) -> None:
+        """Store ``data``, new for one device only (a command's result), and show it.
+
+        Only that device's entities are updated (``async_set_updated_data`` would write
+        every entity of the gateway or account), right after the current callback: the
+        entity that sent the command shows its result first. The next poll keeps its time.
+        While the last poll failed, every entity is updated as by ``async_set_updated_data``.
+        """
+        if not self.last_update_success:
+            self.async_set_updated_data(data)
+            return
+        # Rebuild that device and the hubs (their data is the whole snapshot), not every
+        # device of the gateway or account.
+        devices = dict(self.devices)
+        hubs = [key for key, device in devices.items() if "via_device" not in device.info]
+        for key in (device_key, *hubs):
+            devices[key] = self._build_device(data, key)
+        self.data = data
+        self._devices, self._devices_of = devices, data
+        self._log_device_availability([devices[device_key]])
+        callbacks = [
+            update_callback
+            for update_callback, context in self._listeners.values()
+            if context == device_key
+        ]
+        self.hass.loop.call_soon(_run_all, callbacks)
+
+    @callback
     def async_update_listeners(self) -> None:
         """Log device availability changes, then let the entities update."""
         if self.last_update_success and self.data is not None:
             self._log_device_availability()
         super().async_update_listeners()
 
-    def _log_device_availability(self) -> None:
-        for device in self.devices.values():
+    def _log_device_availability(self, devices: Iterable[MultilockDevice] | None = None) -> None:
+        for device in self.devices.values() if devices is None else devices:
             if device.problem is not None and device.key not in self._unavailable:
                 self._unavailable.add(device.key)
                 LOGGER.warning("%s is unavailable: %s", device.name, device.problem)
             elif device.problem is None and device.key in self._unavailable:
                 self._unavailable.discard(device.key)
                 LOGGER.info("%s is available again", device.name)
+
+
+def _run_all(callbacks: list[CALLBACK_TYPE]) -> None:
+    for update_callback in callbacks:
+        update_callback()

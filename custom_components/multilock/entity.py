@@ -19,6 +19,7 @@ class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
     """An entity of one device of a coordinator, described by an entity description."""
 
     _attr_has_entity_name = True
+    _written: tuple[Any, ...] | None = None
 
     def __init__(
         self,
@@ -26,12 +27,36 @@ class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
         device: MultilockDevice,
         description: EntityDescription,
     ) -> None:
-        """Attach the entity to ``device``."""
-        super().__init__(coordinator)
+        """Attach the entity to ``device`` (its key is the entity's listener context)."""
+        super().__init__(coordinator, context=device.key)
         self.entity_description = description
         self._device_key = device.key
         self._attr_unique_id = f"{device.key}-{description.key}"
         self._attr_device_info = device.info
+
+    async def async_added_to_hass(self) -> None:
+        """Listen to the coordinator; the state just written is what ``_shown`` returns."""
+        await super().async_added_to_hass()
+        self._written = self._shown()
+
+    def _shown(self) -> tuple[Any, ...] | None:
+        """What the state shows, for platforms that tell: rewritten only when it changes.
+
+        A coordinator update rewrites every entity of the device (or of the gateway or
+        account); a platform whose state depends only on its availability and a value of
+        the device data returns them here, so that an update which did not change them
+        costs no state write. None (the default): always rewrite.
+        """
+        return None
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state, unless what it shows (``_shown``) is unchanged."""
+        shown = self._shown()
+        if shown is not None and shown == self._written:
+            return
+        self._written = shown
+        self.async_write_ha_state()
 
     @property
     def device(self) -> MultilockDevice | None:

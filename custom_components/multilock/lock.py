@@ -49,6 +49,9 @@ class MultilockLock(MultilockEntity, LockEntity):
 
     entity_description: MultilockLockEntityDescription
 
+    def _shown(self) -> tuple[Any, ...]:
+        return (self.available, self.is_locked)
+
     @property
     def assumed_state(self) -> bool:
         """Return whether the state is assumed rather than reported by the lock."""
@@ -63,19 +66,23 @@ class MultilockLock(MultilockEntity, LockEntity):
     async def async_lock(self, **kwargs: Any) -> None:
         """Lock, showing 'locking' until the vendor answers."""
         self._attr_is_locking = True
-        self.async_write_ha_state()
-        try:
-            await self.entity_description.lock_fn(self.coordinator, self._device_key)
-        finally:
-            self._attr_is_locking = False
-            self.async_write_ha_state()
+        await self._async_command(self.entity_description.lock_fn)
 
     async def async_unlock(self, **kwargs: Any) -> None:
         """Unlock, showing 'unlocking' until the vendor answers."""
         self._attr_is_unlocking = True
-        self.async_write_ha_state()
+        await self._async_command(self.entity_description.unlock_fn)
+
+    async def _async_command(self, command: LockCommand) -> None:
+        """Send the command, showing 'locking'/'unlocking' until it ends.
+
+        The transitional state is written on the next turn of the event loop, when the
+        command first waits (for the vendor, or for its turn): the request leaves first.
+        """
+        self.hass.loop.call_soon(self.async_write_ha_state)
         try:
-            await self.entity_description.unlock_fn(self.coordinator, self._device_key)
+            await command(self.coordinator, self._device_key)
         finally:
-            self._attr_is_unlocking = False
+            self._attr_is_locking = self._attr_is_unlocking = False
+            self._written = self._shown()
             self.async_write_ha_state()

@@ -42,6 +42,9 @@ class MultilockSensor(MultilockEntity, SensorEntity):
 
     entity_description: MultilockSensorEntityDescription
 
+    def _shown(self) -> tuple[Any, ...]:
+        return (self.available, self.native_value)
+
     @property
     def native_value(self) -> StateType:
         """Return the value the vendor reported."""

@@ -26,6 +26,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
+from custom_components.multilock.coordinator import MultilockCoordinator
 from custom_components.multilock.vendors.doordeck import client as client_module
 
 from .conftest import BACK, FRONT, UNLOCK_TIME, Cloud, coordinator_of
@@ -264,3 +265,30 @@ async def test_unload_cancels_the_relock_timers(
     await asyncio.sleep(UNLOCK_TIME + 0.1)
     await hass.async_block_till_done()
     assert hass.states.get(BACK).state == STATE_UNAVAILABLE
+
+
+async def test_a_command_rewrites_its_own_lock_only(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    """However many locks the account has, a command writes the states of one."""
+    others = [
+        BACK,
+        "sensor.back_door_unlock_duration",
+        "binary_sensor.back_door_connectivity",
+        "sensor.doordeck_owner_example_com_signing_key_expiry",
+    ]
+    before = {entity_id: hass.states.get(entity_id).last_reported for entity_id in others}
+    await _call(hass, SERVICE_UNLOCK, FRONT)
+    await hass.async_block_till_done()
+    assert hass.states.get(FRONT).state == LockState.UNLOCKED
+    assert {entity_id: hass.states.get(entity_id).last_reported for entity_id in others} == before
+
+
+async def test_one_device_is_built_as_all_of_them_are(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    coordinator = coordinator_of(loaded_entry)
+    data = coordinator.data
+    for device in coordinator.devices.values():
+        assert coordinator._build_device(data, device.key) == device
+        assert MultilockCoordinator._build_device(coordinator, data, device.key) == device

@@ -362,3 +362,40 @@ class _server:
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+
+async def _until_next_second(fraction: float) -> None:
+    now = time.time()
+    await asyncio.sleep(int(now) + 1 + fraction - now)
+
+
+async def test_command_takes_the_timestamp_a_poll_waits_for(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    """A poll waiting for a fresh timestamp does not hold the gateway: a command goes first."""
+    await _until_next_second(0.1)
+    await client.lock_status(FRONT_DOOR, FRONT_CODE)  # this second's timestamp is used
+    poll = asyncio.create_task(client.lock_status(BACK_DOOR, BACK_CODE))
+    await asyncio.sleep(0.3)  # the poll waits for the next second
+    started = time.monotonic()
+    await client.open(BACK_DOOR, BACK_CODE)
+    assert time.monotonic() - started < 0.9  # the next second, not the one after
+    await poll
+    paths = [r.path for r in gateway.requests]
+    assert paths == ["/locker_status", "/open", "/locker_status"]
+    assert all(r.ts_accepted for r in gateway.requests)
+
+
+async def test_polls_keep_their_pace(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+) -> None:
+    """A poll's next signed request goes one second after its previous one.
+
+    Not at the turn of the second, where the polls of every gateway would meet.
+    """
+    await _until_next_second(0.5)
+    await client.lock_status(FRONT_DOOR, FRONT_CODE)
+    await client.lock_status(BACK_DOOR, BACK_CODE)
+    first, second = gateway.requests
+    assert second.received_at - first.received_at >= 0.99
+    assert int(second.form["ts"]) == int(first.form["ts"]) + 1

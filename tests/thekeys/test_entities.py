@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.multilock.const import DOMAIN
+from custom_components.multilock.coordinator import MultilockCoordinator
 from simulators.thekeys import TheKeysGatewaySimulator
 
 from .conftest import BACK_CODE, FRONT_CODE, FRONT_DOOR
@@ -167,3 +168,58 @@ async def test_diagnostics_hide_share_codes(
     assert diagnostics["snapshot"]["locks"][str(FRONT_DOOR)]["state"] == 0x31
     assert diagnostics["snapshot"]["status"]["version"] == "17"
     assert diagnostics["last_update_success"] is True
+
+
+def _reported(hass: HomeAssistant, entity_ids: list[str]) -> dict[str, object]:
+    return {entity_id: hass.states.get(entity_id).last_reported for entity_id in entity_ids}
+
+
+async def test_states_are_written_only_when_they_change(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A poll that reads nothing new writes no state; a command writes its lock's only."""
+    front = ["lock.front_door", "sensor.front_door_door"]
+    others = [
+        "sensor.front_door_battery",
+        "lock.back_door",
+        "sensor.back_door_door",
+        "sensor.back_door_battery",
+        _gateway_entity(loaded_entry, "sensor", "firmware_version"),
+    ]
+    before = _reported(hass, front + others)
+    await loaded_entry.runtime_data.async_refresh()
+    assert _reported(hass, front + others) == before
+    await hass.services.async_call(
+        "lock", "unlock", {ATTR_ENTITY_ID: "lock.front_door"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.front_door_door").state == "open"
+    after = _reported(hass, front + others)
+    assert all(after[entity_id] != before[entity_id] for entity_id in front)
+    assert all(after[entity_id] == before[entity_id] for entity_id in others)
+    gateway.locks[FRONT_DOOR].battery = 4000
+    await loaded_entry.runtime_data.async_refresh()
+    assert hass.states.get("sensor.front_door_battery").state == "5"
+
+
+async def test_command_result_after_a_failed_poll_updates_everything(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A poll failed while a command ran: the command's answer brings every entity back."""
+    coordinator = loaded_entry.runtime_data
+    coordinator.last_update_success = False
+    coordinator.async_update_listeners()
+    assert hass.states.get("sensor.back_door_battery").state == "unavailable"
+    coordinator.async_set_device_data(coordinator.data, "thekeys-lock-45961123")
+    assert coordinator.last_update_success
+    assert hass.states.get("sensor.back_door_battery").state == "6"
+
+
+async def test_one_device_is_built_as_all_of_them_are(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+) -> None:
+    coordinator = loaded_entry.runtime_data
+    data = coordinator.data
+    for device in coordinator.devices.values():
+        assert coordinator._build_device(data, device.key) == device
+        assert MultilockCoordinator._build_device(coordinator, data, device.key) == device

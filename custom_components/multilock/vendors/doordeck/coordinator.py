@@ -233,8 +233,19 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
                 registry.async_update_device(device.id, remove_config_entry_id=entry_id)
 
     def _build_devices(self, data: DoordeckData) -> list[MultilockDevice]:
+        return [self._account_device(data)] + [
+            self._lock_device(lock_id, lock) for lock_id, lock in data.locks.items()
+        ]
+
+    def _build_device(self, data: DoordeckData, device_key: str) -> MultilockDevice:
+        if device_key == self.account_device_key:
+            return self._account_device(data)
+        lock_id = self.lock_id_of(device_key)
+        return self._lock_device(lock_id, data.locks[lock_id])
+
+    def _account_device(self, data: DoordeckData) -> MultilockDevice:
         title = self.config_entry.title
-        account = MultilockDevice(
+        return MultilockDevice(
             key=self.account_device_key,
             kind=ACCOUNT_KIND,
             name=title,
@@ -247,24 +258,24 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
                 entry_type=DeviceEntryType.SERVICE,
             ),
         )
-        return [account] + [
-            MultilockDevice(
-                key=self.lock_device_key(lock_id),
-                kind=REPORTING_LOCK_KIND if lock.reports_state else ASSUMED_LOCK_KIND,
+
+    def _lock_device(self, lock_id: str, lock: DoordeckLockData) -> MultilockDevice:
+        key = self.lock_device_key(lock_id)
+        return MultilockDevice(
+            key=key,
+            kind=REPORTING_LOCK_KIND if lock.reports_state else ASSUMED_LOCK_KIND,
+            name=lock.lock.name,
+            data=lock,
+            problem=None if lock.lock.connected else "Doordeck reports it offline",
+            info=DeviceInfo(
+                identifiers={(DOMAIN, key)},
+                manufacturer=MANUFACTURER,
+                model="Doordeck lock",
                 name=lock.lock.name,
-                data=lock,
-                problem=None if lock.lock.connected else "Doordeck reports it offline",
-                info=DeviceInfo(
-                    identifiers={(DOMAIN, self.lock_device_key(lock_id))},
-                    manufacturer=MANUFACTURER,
-                    model="Doordeck lock",
-                    name=lock.lock.name,
-                    serial_number=lock_id,
-                    via_device=(DOMAIN, self.account_device_key),
-                ),
-            )
-            for lock_id, lock in data.locks.items()
-        ]
+                serial_number=lock_id,
+                via_device=(DOMAIN, self.account_device_key),
+            ),
+        )
 
     # -- credentials and the signing key ----------------------------------------------------
 
@@ -396,7 +407,8 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
     def _set_locked(self, lock_id: str, locked: bool) -> None:
         locks = dict(self.data.locks)
         locks[lock_id] = replace(locks[lock_id], locked=locked)
-        self.async_set_updated_data(replace(self.data, locks=locks))
+        # Only this lock's entities change: the account's other locks are not rewritten.
+        self.async_set_device_data(replace(self.data, locks=locks), self.lock_device_key(lock_id))
 
     async def async_shutdown(self) -> None:
         """Cancel the pending unlock timers, then stop polling."""

@@ -326,6 +326,7 @@ class TheKeysGateway:
         self._sleep = sleep
         self._queue = _PriorityLock()
         self._last_timestamp = 0
+        self._last_signed_at = 0.0  # when (clock) the last signed request was signed
 
     # Unsigned endpoints.
 
@@ -440,11 +441,7 @@ class TheKeysGateway:
     ) -> dict[str, Any]:
         """Send one request through the queue, retrying busy replies with back-off."""
         for delay in (*self._busy_retry_delays, None):
-            async with self._queue.hold(priority):
-                body = dict(form or {})
-                if share_code is not None:
-                    body.update(await self._signature(share_code))
-                reply = await self._send(method, path, body)
+            reply = await self._send_in_turn(method, path, form, share_code, priority)
             if not _is_busy(reply):
                 return _checked(path, reply, errors)
             if delay is None:
@@ -453,18 +450,54 @@ class TheKeysGateway:
             await self._sleep(delay)
         raise TheKeysBusyError(f"The gateway is busy (other action in progress) for {path}")
 
-    async def _signature(self, share_code: str) -> dict[str, str]:
-        """Sign with a timestamp newer than any this client sent this gateway.
+    async def _send_in_turn(
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str] | None,
+        share_code: str | None,
+        priority: Priority,
+    ) -> dict[str, Any]:
+        """Send once the gateway is ours and, for a signed request, a timestamp is free.
 
-        Called while holding the queue, so timestamps leave in increasing order.
+        A signed request waits for its timestamp outside the queue, so that a command
+        arriving meanwhile takes the next timestamp instead of waiting behind a poll that
+        waits for it; whoever finds its timestamp taken on its turn waits again.
+        """
+        while True:
+            if share_code is not None and (wait := self._wait_for_timestamp(priority)) > 0:
+                await self._sleep(wait)
+            async with self._queue.hold(priority):
+                body = dict(form or {})
+                if share_code is not None:
+                    if self._wait_for_timestamp(priority) > 0:
+                        continue  # another request took it meanwhile
+                    body.update(self._signature(share_code))
+                return await self._send(method, path, body)
+
+    def _wait_for_timestamp(self, priority: Priority) -> float:
+        """Seconds until this request may be signed with a timestamp newer than the last.
+
+        A command may go as soon as the next second starts. A poll goes one second after
+        the previous signed request: polls of many gateways then keep the pace each started
+        with instead of all going at the turn of every second.
+        """
+        now = self._clock()
+        wait = self._last_timestamp + 1 - now
+        if priority is not Priority.COMMAND:
+            wait = max(wait, self._last_signed_at + 1 - now)
+        return max(0.0, wait)
+
+    def _signature(self, share_code: str) -> dict[str, str]:
+        """Sign with the current second, newer than any timestamp sent to this gateway.
+
+        Called while holding the queue, once ``_wait_for_timestamp`` is zero: timestamps
+        leave in increasing order, and never from the future.
         """
         now = self._clock()
         timestamp = int(now)
-        if timestamp <= self._last_timestamp:
-            # Wait for the next second instead of sending a timestamp from the future.
-            timestamp = self._last_timestamp + 1
-            await self._sleep(timestamp - now)
         self._last_timestamp = timestamp
+        self._last_signed_at = now
         text = str(timestamp)
         digest = hmac.new(share_code.encode(), text.encode("ascii"), hashlib.sha256).digest()
         return {"ts": text, "hash": base64.b64encode(digest).decode("ascii")}

@@ -166,8 +166,18 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         )
 
     def _build_devices(self, data: TheKeysData) -> list[MultilockDevice]:
+        return [self._gateway_device(data)] + [
+            self._lock_device(lock) for lock in data.locks.values()
+        ]
+
+    def _build_device(self, data: TheKeysData, device_key: str) -> MultilockDevice:
+        if device_key == self.gateway_device_key:
+            return self._gateway_device(data)
+        return self._lock_device(data.locks[identifier_of(device_key)])
+
+    def _gateway_device(self, data: TheKeysData) -> MultilockDevice:
         gateway_name = self.config_entry.title
-        gateway = MultilockDevice(
+        return MultilockDevice(
             key=self.gateway_device_key,
             kind=GATEWAY_KIND,
             name=gateway_name,
@@ -181,28 +191,28 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
                 configuration_url=f"http://{self.gateway.host}/status",
             ),
         )
-        return [gateway] + [
-            MultilockDevice(
-                key=lock_device_key(identifier),
-                kind=LOCK_KIND,
+
+    def _lock_device(self, lock: TheKeysLock) -> MultilockDevice:
+        key = lock_device_key(lock.identifier)
+        return MultilockDevice(
+            key=key,
+            kind=LOCK_KIND,
+            name=lock.name,
+            data=lock,
+            subentry_id=lock.subentry_id,
+            problem=lock.problem,
+            info=DeviceInfo(
+                identifiers={(DOMAIN, key)},
+                manufacturer=MANUFACTURER,
+                model="Smart lock",
                 name=lock.name,
-                data=lock,
-                subentry_id=lock.subentry_id,
-                problem=lock.problem,
-                info=DeviceInfo(
-                    identifiers={(DOMAIN, lock_device_key(identifier))},
-                    manufacturer=MANUFACTURER,
-                    model="Smart lock",
-                    name=lock.name,
-                    serial_number=str(identifier),
-                    via_device=(DOMAIN, self.gateway_device_key),
-                ),
-            )
-            for identifier, lock in data.locks.items()
-        ]
+                serial_number=str(lock.identifier),
+                via_device=(DOMAIN, self.gateway_device_key),
+            ),
+        )
 
     # Commands: one signed request each, ahead of queued polls; the gateway's answer
-    # sets the state and the next poll confirms it.
+    # sets the state (of that lock's entities alone) and the next poll confirms it.
 
     async def async_open(self, device_key: str) -> None:
         """Open (unlock) a lock."""
@@ -226,7 +236,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         self._command_finished(device_key)
         locks = dict(self.data.locks)
         locks[identifier] = replace(locks[identifier], state=new_state, problem=None)
-        self.async_set_updated_data(replace(self.data, locks=locks))
+        self.async_set_device_data(replace(self.data, locks=locks), device_key)
 
     async def async_synchronize_lock(self, device_key: str) -> None:
         """Synchronise a lock with The Keys' server."""

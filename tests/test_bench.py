@@ -1,0 +1,33 @@
+"""A smoke run of the benchmark (scripts/bench): every row comes out, so that it cannot rot.
+
+The figures of a smoke run mean nothing (a tiny scale, a few iterations); only the table's
+rows are checked. The benchmark runs as a subprocess: it starts its own simulators and Home
+Assistant cores, apart from this test's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import re
+import subprocess
+import sys
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = ("1a", "1b", "2", "3a", "3b", "3c", "3d", "3e", "4a", "4b", "4c", "4d", "5a", "5b")
+
+
+def test_smoke_run_prints_every_row() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = re.findall(r"^\| (\w+) \| ", run.stdout, re.MULTILINE)
+    assert rows == list(ROWS), run.stdout
+    for row in ROWS:
+        assert f"- **{row}** " in run.stdout  # how to read it
+    assert "machine: " in run.stdout
