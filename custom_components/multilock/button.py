@@ -41,9 +41,6 @@ class MultilockButton(MultilockEntity, ButtonEntity):
 
     entity_description: MultilockButtonEntityDescription
 
-    def _shown(self) -> tuple[Any, ...]:
-        return (self.available,)
-
     async def async_press(self) -> None:
         """Run the action; failures raise translated errors."""
         await self.entity_description.press_fn(self.coordinator, self._device_key)

@@ -39,21 +39,20 @@ class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
         await super().async_added_to_hass()
         self._written = self._shown()
 
-    def _shown(self) -> tuple[Any, ...] | None:
-        """What the state shows, for platforms that tell: rewritten only when it changes.
+    def _shown(self) -> tuple[Any, ...]:
+        """What the state shows: it is rewritten only when this changes.
 
-        A coordinator update rewrites every entity of the device (or of the gateway or
-        account); a platform whose state depends only on its availability and a value of
-        the device data returns them here, so that an update which did not change them
-        costs no state write. None (the default): always rewrite.
+        A coordinator update reaches every entity of the device (or of the gateway or
+        account); an update that changes nothing shown costs no state write. Here only the
+        availability (a button's state is its last press); platforms add their value.
         """
-        return None
+        return (self.available,)
 
     @callback
     def _handle_coordinator_update(self) -> None:
         """Write the state, unless what it shows (``_shown``) is unchanged."""
         shown = self._shown()
-        if shown is not None and shown == self._written:
+        if shown == self._written:
             return
         self._written = shown
         self.async_write_ha_state()
