@@ -9,6 +9,27 @@ Shapes chosen where the documentation leaves a choice:
 - ``GET /device/{id}`` → the v3 shape (``settings.capabilities``,
   ``settings.directAccessEndpoints``, ``state.connected`` and ``state.locked`` only for locks
   that report it). Times (``start``/``end``) are epoch seconds or null.
+
+Time: every time the server consults (``GET /time``, token lifetimes, certificate dates, the JWT
+time window, a lock's automatic relock) is ``now() = clock() + clock_offset``; ``clock`` is
+injectable (a test passes a fake one) and ``clock_offset`` may change at run time (a step mimics
+NTP correcting the host's clock). Rate-limit windows use ``clock()`` alone, so such a step
+neither frees nor freezes the limiter.
+
+Rejections (``{"code": <float>, "message": ...}``; the integer part is the HTTP status):
+- 401 is kept for credentials: missing/invalid/revoked/expired bearer token (401.1 to 401.5), bad
+  login (401.6), wrong verification signature (401.7), foreign chain (401.8), expired leaf
+  certificate (401.9), unregistered key (401.10), bad JWT signature (401.11).
+- Clock problems are never 401. The notes do not say what the real server answers, so the
+  simulator keeps 400: nbf in the future 400.11, iat in the future 400.12, exp passed 400.13,
+  leaf certificate not yet valid (server clock stepped back) 400.29. ``SKEW`` seconds are tolerated.
+- ``exp`` later than now + 60 s is not a rejection: the seed page answers 202 (queued).
+- 409.1 jti replayed; 423.1 key registration needs a second factor; 423.2 a signed operation
+  with a key that is no longer verified (``require_second_factor``) or the ``second_factor``
+  fault; 425.1 pending; 429.1 ``rate_limited`` switch, 429.2 lock fault ``rate_limit``, 429.3
+  per-account operation limit, 429.4 request limit (per account or address); 503.1 offline;
+  504.1 slow. Every 429 carries ``Retry-After`` (whole seconds).
+- Injected faults (``inject``) answer ``float(status)`` codes, or a raw HTML page (``html_error``).
 """
 
 from __future__ import annotations
@@ -17,10 +38,17 @@ import argparse
 import asyncio
 import base64
 import binascii
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import datetime as dt
+from fnmatch import fnmatchcase
+from http import HTTPStatus
 import json
+import logging
+import math
+import os
+from pathlib import Path
 import re
 import secrets
 import signal
@@ -44,22 +72,38 @@ ROLES = ("ADMIN", "USER")
 VERIFY_METHODS = ("EMAIL", "SMS", "TELEPHONE")
 DIRECTORY_KEYS = ("email", "telephone", "localKey", "foreignKey", "identity")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+RateLimit = tuple[int, float]  # (operations, per seconds)
+# Signed operations per account: at most 10 in any 1 s. The command line's default; the class
+# defaults to no limit (pass ``rate_limit=DEFAULT_RATE_LIMIT``), as tests written before the limit
+# share 25 to 60 users one ADD_USER at a time, unpaced.
+DEFAULT_RATE_LIMIT: RateLimit = (10, 1.0)
+SECOND_FACTOR_MESSAGE = "Second factor required: verify this key (POST /auth/certificate/verify)"
+DEMO_ACCOUNT = "demo@example.com:password"
+GUEST_ACCOUNT = ("guest@example.com", "guest")
 
-Fault = Literal["offline", "slow", "rate_limit", "pending", "queued"]
+_LOGGER = logging.getLogger(__name__)
+
+Fault = Literal["offline", "slow", "rate_limit", "pending", "queued", "second_factor"]
 _FAULTS: dict[str, tuple[int, float, str]] = {
     "offline": (503, 503.1, "Lock is offline"),
     "slow": (504, 504.1, "Lock did not respond in time"),
     "rate_limit": (429, 429.2, "Too many operations for this lock"),
     "pending": (425, 425.1, "An earlier operation is still pending"),
+    "second_factor": (423, 423.2, SECOND_FACTOR_MESSAGE),
 }
+FaultKind = Literal["status", "html_error", "delay", "second_factor"]
+_FAULT_STATUS: dict[str, int] = {"status": 503, "html_error": 502, "second_factor": 423}
 
 
 class ApiError(Exception):
     """An error reply ``{"code": <float>, "message": ...}``."""
 
-    def __init__(self, status: int, code: float, message: str) -> None:
+    def __init__(
+        self, status: int, code: float, message: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
 
 
 class SimRequest(NamedTuple):
@@ -69,6 +113,29 @@ class SimRequest(NamedTuple):
     query: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # simulator time (``now()``) the request arrived
+
+
+@dataclass
+class SimFault:
+    """A fault injected with :meth:`DoordeckSimulator.inject` (see there)."""
+
+    path: str
+    kind: FaultKind
+    status: int
+    times: int | None  # requests left to fail; None: until removed
+    method: str | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    message: str | None = None
+    hits: int = 0  # requests this fault has answered
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if any(c in self.path for c in "*?["):
+            return fnmatchcase(path, self.path)
+        return path.startswith(self.path)
 
 
 @dataclass
@@ -82,6 +149,7 @@ class SimAccount:
     identity: str | None = None
     private_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate, repr=False)
     keys: list[bytes] = field(default_factory=list)  # registered (and verified) ephemeral keys
+    unverified: list[bytes] = field(default_factory=list)  # keys that must pass the 2nd factor
 
     @property
     def public_key_raw(self) -> bytes:
@@ -122,6 +190,8 @@ class SimOperation:
     jti: str | None
     status: Literal["applied", "queued"]
     applied: bool
+    at: float = 0.0  # simulator time (``now()``) it was accepted
+    seq: int = 0  # order of acceptance across all locks (1, 2, ...)
 
 
 @dataclass
@@ -136,7 +206,8 @@ class SimLock:
     reports_locked: bool = False
     fault: Fault | None = None
     users: dict[str, SimShare] = field(default_factory=dict)
-    operations: list[SimOperation] = field(default_factory=list)
+    operations: list[SimOperation] = field(default_factory=list)  # accepted, in order
+    refused: list[float] = field(default_factory=list)  # times (now()) of 429s by the limiter
     _locked: bool = field(default=True, repr=False)
     relock_at: float | None = None
 
@@ -225,6 +296,60 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _admit(window: deque[float], limit: RateLimit, now: float) -> float | None:
+    """Sliding-window log: record ``now`` and return None, or the seconds until a slot frees."""
+    operations, per = limit
+    while window and window[0] <= now - per:
+        window.popleft()
+    if len(window) >= operations:
+        return max(window[0] + per - now, 0.0) if window else per
+    window.append(now)
+    return None
+
+
+def _retry_after(seconds: float) -> str:
+    """``Retry-After`` is whole seconds (RFC 9110): round up, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def html_error_page(status: int) -> str:
+    """A long raw HTML error page, as a proxy or load balancer in front of an API sends."""
+    title = f"{status} {_phrase(status)}"
+    filler = "\n".join(
+        f"<!-- a padding to disable MSIE and Chrome friendly error page {i:02d} -->"
+        for i in range(12)
+    )
+    return (
+        f"<html><head><title>{title}</title></head>\n<body>\n"
+        f"<center><h1>{title}</h1></center>\n"
+        "<p>The server encountered a temporary error and could not complete your request.</p>\n"
+        "<p>Please try again in 30 seconds.</p>\n"
+        "<hr><center>nginx</center>\n</body>\n</html>\n"
+        f"{filler}\n"
+    )
+
+
+def parse_rate_limit(text: str) -> RateLimit | None:
+    """``"10/1"`` (10 a second), ``"100/60"`` or ``"off"`` → ``(operations, seconds)`` or None."""
+    if text.strip().lower() in ("off", "none", "0"):
+        return None
+    operations, sep, per = text.partition("/")
+    try:
+        limit = (int(operations), float(per) if sep else 1.0)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected N/SECONDS or off, got {text!r}") from err
+    if limit[0] < 1 or limit[1] <= 0:
+        raise argparse.ArgumentTypeError(f"expected N >= 1 and SECONDS > 0, got {text!r}")
+    return limit
+
+
 class DoordeckSimulator:
     """In-process Doordeck cloud: accounts, sites, locks, key certificates, signed operations."""
 
@@ -234,18 +359,43 @@ class DoordeckSimulator:
         leaf_ttl: float = 30 * 86400,
         auth_token_ttl: float = 3600,
         clock_offset: float = 0.0,
+        clock: Callable[[], float] = time.time,
+        rate_limit: RateLimit | None = None,
+        request_rate_limit: RateLimit | None = None,
+        log_path: str | os.PathLike[str] | None = None,
     ) -> None:
+        """Create the simulator (not started: see :meth:`start`).
+
+        ``clock`` gives epoch seconds (``time.time`` or a test's fake); ``clock_offset`` is added
+        to it for everything the server dates. ``rate_limit`` bounds signed operations
+        (``/device/{id}/execute``) per account: at most ``operations`` in any ``per`` seconds
+        (sliding window), else 429 with ``Retry-After``; ``request_rate_limit`` does the same
+        for every request (per account, or per client address before sign-in). None (default)
+        disables either; ``DEFAULT_RATE_LIMIT`` is the command line's plausible (10, 1.0). Both
+        may change at run time. ``log_path``: append one line per request (and each
+        second-factor code sent).
+        """
         self.leaf_ttl, self.auth_token_ttl = leaf_ttl, auth_token_ttl
+        self.clock = clock
         self.clock_offset = clock_offset
+        self.rate_limit, self.request_rate_limit = rate_limit, request_rate_limit
+        self.log_path = Path(log_path) if log_path is not None else None
         self.refresh_token_ttl = 30 * 86400.0
         self.accounts: dict[str, SimAccount] = {}
         self.sites: dict[str, SimSite] = {}
         self.locks: dict[str, SimLock] = {}
         self.requests: list[SimRequest] = []
         self.used_jtis: set[str] = set()
-        self.rate_limited = False
+        self.rate_limited = False  # switch: answer every request 429
+        self.rate_limited_count = 0  # requests answered 429, whatever the cause
+        self.fail_time = False  # switch: GET /time fails with fail_time_status
+        self.fail_time_status = 500
+        self.faults: list[SimFault] = []
         self.verify_reply_json = False
         self.url = ""
+        self._op_windows: dict[str, deque[float]] = {}  # account id -> accepted operation times
+        self._request_windows: dict[str, deque[float]] = {}  # account id / address -> times
+        self._op_seq = 0
         self._codes: dict[str, list[str]] = {}  # user id -> codes sent
         self._pending: dict[str, tuple[bytes, str]] = {}  # user id -> (raw key, code)
         self._secret = secrets.token_bytes(64)
@@ -275,8 +425,8 @@ class DoordeckSimulator:
 
     # ------------------------------------------------------------------ control API
     def now(self) -> float:
-        """Simulator clock (epoch seconds)."""
-        return time.time() + self.clock_offset
+        """Simulator clock (epoch seconds): ``clock() + clock_offset``."""
+        return self.clock() + self.clock_offset
 
     def add_account(
         self, email: str, password: str, *, second_factor: bool = False, user_id: str | None = None
@@ -340,6 +490,54 @@ class DoordeckSimulator:
     def count(self, path_prefix: str) -> int:
         return sum(1 for r in self.requests if r.path.startswith(path_prefix))
 
+    def require_second_factor(self, user_id: str) -> None:
+        """The account's keys lose their verification: signed operations answer 423.2 and
+        registering a key (again) answers 423.1 until the verify/check flow is done."""
+        account = self.accounts[user_id]
+        account.second_factor = True
+        account.unverified.extend(k for k in account.keys if k not in account.unverified)
+        account.keys.clear()
+
+    def inject(
+        self,
+        path: str,
+        kind: FaultKind = "status",
+        *,
+        status: int | None = None,
+        times: int | None = None,
+        method: str | None = None,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        message: str | None = None,
+    ) -> SimFault:
+        """Make requests whose path starts with ``path`` (or matches it as a glob such as
+        ``/device/*/execute``) fail, before any other check, for ``times`` requests (None: until
+        :meth:`clear_faults`). The first matching fault answers.
+
+        - ``status`` (default 503): ``{"code": float(status), "message": ...}``; a 429 or 503
+          carries ``Retry-After`` (``retry_after``, default 1 s).
+        - ``html_error`` (default 502): a long raw ``text/html`` error page, as a proxy sends.
+        - ``delay``: wait ``delay`` seconds, then answer normally (a client's timeout fires).
+        - ``second_factor``: 423 ``{"code": 423.2, "message": "Second factor required..."}``.
+
+        ``delay`` also delays the other kinds.
+        """
+        fault = SimFault(
+            path,
+            kind,
+            status if status is not None else _FAULT_STATUS.get(kind, 200),
+            times,
+            method,
+            retry_after,
+            delay,
+            message,
+        )
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/time", self._time)
@@ -365,23 +563,118 @@ class DoordeckSimulator:
             self._runner = None
 
     # ------------------------------------------------------------------ plumbing
+    def _log(self, line: str) -> None:
+        """Append a line to the log file (never tokens, passwords or request bodies)."""
+        if self.log_path is None:
+            return
+        stamp = _when(self.now()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"{stamp} {line}\n")
+
+    def _fault_for(self, request: web.Request) -> SimFault | None:
+        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
+        if fault is not None:
+            fault.hits += 1
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+        return fault
+
+    @staticmethod
+    def _fault_reply(fault: SimFault) -> web.StreamResponse | None:
+        """The reply of a fault, or None to go on with the request (``delay``)."""
+        if fault.kind == "delay":
+            return None
+        if fault.kind == "html_error":
+            return web.Response(
+                status=fault.status, text=html_error_page(fault.status), content_type="text/html"
+            )
+        if fault.kind == "second_factor":
+            raise ApiError(fault.status, 423.2, fault.message or SECOND_FACTOR_MESSAGE)
+        retry = fault.retry_after
+        if retry is None and fault.status in (429, 503):
+            retry = 1.0
+        message = fault.message or _phrase(fault.status)
+        raise ApiError(fault.status, float(fault.status), message, retry_after=retry)
+
+    def _client_key(self, request: web.Request) -> str:
+        """Who a request counts against: the bearer token's account, else the client address."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            try:
+                claims = jwt.decode(
+                    token.strip(),
+                    self._secret,
+                    algorithms=["HS256"],
+                    options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+                )
+            except jwt.InvalidTokenError:
+                pass
+            else:
+                return f"account:{claims.get('sub')}"
+        return f"address:{request.remote}"
+
+    def _admit_operation(self, account: SimAccount, lock: SimLock | None) -> None:
+        """Per-account limit on signed operations (429.3)."""
+        if self.rate_limit is None:
+            return
+        window = self._op_windows.setdefault(account.id, deque())
+        wait = _admit(window, self.rate_limit, self.clock())
+        if wait is not None:
+            if lock is not None:
+                lock.refused.append(self.now())
+            operations, per = self.rate_limit
+            raise ApiError(
+                429,
+                429.3,
+                f"Rate limit exceeded: at most {operations} operations per {per:g} s per account",
+                retry_after=wait,
+            )
+
+    async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        fault = self._fault_for(request)
+        if fault is not None:
+            if fault.delay > 0:
+                await asyncio.sleep(fault.delay)
+            reply = self._fault_reply(fault)
+            if reply is not None:
+                return reply
+        if self.rate_limited:
+            raise ApiError(429, 429.1, "Rate limit exceeded")
+        if self.request_rate_limit is not None:
+            window = self._request_windows.setdefault(self._client_key(request), deque())
+            wait = _admit(window, self.request_rate_limit, self.clock())
+            if wait is not None:
+                operations, per = self.request_rate_limit
+                raise ApiError(
+                    429,
+                    429.4,
+                    f"Rate limit exceeded: at most {operations} requests per {per:g} s",
+                    retry_after=wait,
+                )
+        return await handler(request)
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
+        at = self.now()
+        note = ""
         try:
-            if self.rate_limited:
-                raise ApiError(429, 429.1, "Rate limit exceeded")
-            response: web.StreamResponse = await handler(request)
+            response = await self._dispatch(request, handler)
         except ApiError as err:
             response = web.json_response(
                 {"code": err.code, "message": err.message}, status=err.status
             )
-            if err.status == 429:
-                response.headers["Retry-After"] = "1"
+            if err.status == 429 or err.retry_after is not None:
+                response.headers["Retry-After"] = _retry_after(err.retry_after or 1.0)
+            note = f" {err.code:g} {err.message}"
         except web.HTTPException as err:  # router 404 / 405
             response = web.json_response(
                 {"code": float(err.status), "message": err.reason}, status=err.status
             )
+        if response.status == 429:
+            self.rate_limited_count += 1
         self.requests.append(
             SimRequest(
                 request.method,
@@ -390,8 +683,11 @@ class DoordeckSimulator:
                 request.query_string,
                 dict(request.headers),
                 body,
+                at,
             )
         )
+        _LOGGER.debug("%s %s %s%s", request.method, request.path, response.status, note)
+        self._log(f"{request.method} {request.path} {response.status}{note}")
         return response
 
     @staticmethod
@@ -479,6 +775,9 @@ class DoordeckSimulator:
 
     # ------------------------------------------------------------------ auth
     async def _time(self, request: web.Request) -> web.Response:
+        if self.fail_time:
+            status = self.fail_time_status
+            raise ApiError(status, float(status), _phrase(status))
         return web.json_response({"now": int(self.now() * 1000)})
 
     async def _login(self, request: web.Request) -> web.Response:
@@ -495,7 +794,7 @@ class DoordeckSimulator:
         account = self._bearer(request)
         key = _load_ed25519((await self._json(request)).get("ephemeralKey"), "ephemeralKey")
         if _raw(key) not in account.keys:
-            if account.second_factor:
+            if account.second_factor or _raw(key) in account.unverified:
                 raise ApiError(423, 423.1, "Ephemeral key requires secondary authentication")
             account.keys.append(_raw(key))
         return web.json_response(self._chain(account, key))
@@ -509,6 +808,9 @@ class DoordeckSimulator:
         code = f"{secrets.randbelow(1_000_000):06d}"
         self._codes.setdefault(account.id, []).append(code)
         self._pending[account.id] = (_raw(key), code)
+        line = f"Second-factor code for {account.email}: {code} (sent by {method})"
+        _LOGGER.info("%s", line)
+        self._log(line)
         if self.verify_reply_json:
             return web.json_response({"method": method})
         return web.Response(status=204)
@@ -529,6 +831,8 @@ class DoordeckSimulator:
         except (InvalidSignature, ValueError, binascii.Error) as err:
             raise ApiError(401, 401.7, "Verification signature does not match the code") from err
         del self._pending[account.id]
+        if raw in account.unverified:
+            account.unverified.remove(raw)
         if raw not in account.keys:
             account.keys.append(raw)
         return web.json_response(self._chain(account, key))
@@ -650,9 +954,13 @@ class DoordeckSimulator:
             leaf.verify_directly_issued_by(self.intermediate)
         except (ValueError, TypeError, InvalidSignature) as err:
             raise ApiError(401, 401.8, "x5c leaf was not issued by Doordeck") from err
-        if not leaf.not_valid_before_utc.timestamp() <= now <= leaf.not_valid_after_utc.timestamp():
-            raise ApiError(401, 401.9, "x5c leaf certificate is expired or not yet valid")
+        if now > leaf.not_valid_after_utc.timestamp():
+            raise ApiError(401, 401.9, "x5c leaf certificate is expired")
+        if now + SKEW < leaf.not_valid_before_utc.timestamp():  # a clock problem: never 401
+            raise ApiError(400, 400.29, "x5c leaf certificate is not yet valid (check the clock)")
         key = leaf.public_key()
+        if isinstance(key, Ed25519PublicKey) and _raw(key) in account.unverified:
+            raise ApiError(423, 423.2, SECOND_FACTOR_MESSAGE)
         if not isinstance(key, Ed25519PublicKey) or _raw(key) not in account.keys:
             raise ApiError(401, 401.10, "x5c leaf key is not a registered key of this user")
         try:
@@ -746,6 +1054,8 @@ class DoordeckSimulator:
 
     async def _execute(self, request: web.Request) -> web.Response:
         account = self._bearer(request)
+        # Counted before anything else is checked; a refused JWT is not consumed (jti unused).
+        self._admit_operation(account, self.locks.get(request.match_info["lock_id"]))
         lock, share = self._lock_for(account, request.match_info["lock_id"])
         if request.content_type != "application/jwt":
             raise ApiError(400, 400.26, "content-type must be application/jwt")
@@ -754,10 +1064,12 @@ class DoordeckSimulator:
         apply = self._prepare(op, share, lock)
         assert isinstance(op, dict)
         now = self.now()
-        record = SimOperation(op["type"], op, account.id, claims.get("jti"), "applied", True)
+        record = SimOperation(
+            op["type"], op, account.id, claims.get("jti"), "applied", True, now, self._op_seq + 1
+        )
         if lock.fault == "queued":
             record.status, record.applied = "queued", False
-            lock.operations.append(record)
+            self._record(lock, record)
             return web.Response(status=202)
         if not lock.connected:
             raise ApiError(*_FAULTS["offline"])
@@ -770,8 +1082,12 @@ class DoordeckSimulator:
         )
         if queued:
             record.status = "queued"
-        lock.operations.append(record)
+        self._record(lock, record)
         return web.Response(status=202 if queued else 204)
+
+    def _record(self, lock: SimLock, record: SimOperation) -> None:
+        self._op_seq = record.seq
+        lock.operations.append(record)
 
     # ------------------------------------------------------------------ directory
     async def _directory(self, request: web.Request) -> web.Response:
@@ -829,14 +1145,25 @@ def demo(
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sim = DoordeckSimulator(leaf_ttl=args.leaf_ttl, clock_offset=args.clock_offset)
-    locks = demo(sim, args.account or ["demo@example.com:password"], args.locks, args.second_factor)
-    guest = sim.add_account("guest@example.com", "guest")
+    sim = DoordeckSimulator(
+        leaf_ttl=args.leaf_ttl,
+        auth_token_ttl=args.auth_token_ttl,
+        clock_offset=args.clock_offset,
+        rate_limit=args.rate_limit,
+        request_rate_limit=args.request_rate_limit,
+        log_path=args.log,
+    )
+    if args.fail_time is not None:
+        sim.fail_time, sim.fail_time_status = True, args.fail_time
+    locks = demo(sim, args.account or [DEMO_ACCOUNT], args.locks, args.second_factor)
+    guest = sim.add_account(*GUEST_ACCOUNT)
     await sim.start(args.host, args.port)
     print(
         json.dumps({"url": sim.url, "locks": {lk.id: lk.name for lk in locks}, "guest": guest.id}),
         flush=True,
     )
+    emails = ", ".join(a.email for a in sim.accounts.values() if a is not guest)
+    _LOGGER.info("Doordeck simulator on %s; accounts: %s", sim.url, emails)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -847,16 +1174,114 @@ async def _serve(args: argparse.Namespace) -> None:
         await sim.stop()
 
 
+EPILOG = f"""\
+built-in accounts:
+  {DEMO_ACCOUNT.replace(":", "  password: ", 1)}
+      (only when no --account is given) administers every demo lock
+  {GUEST_ACCOUNT[0]}  password: {GUEST_ACCOUNT[1]}
+      has no lock; share one with it to try sharing
+
+The demo site holds --locks locks: lock 1 reports its locked state, lock 2 lacks
+BATCH_SHARING_25 (one ADD_USER per user). On start the simulator prints one JSON line
+on stdout: {{"url": ..., "locks": {{id: name}}, "guest": <guest user id>}}.
+
+With --second-factor, registering a signing key answers 423; the code the client asks
+for (POST /auth/certificate/verify) is logged on stderr and in --log, as
+"Second-factor code for demo@example.com: 123456".
+
+example:
+  python -m simulators.doordeck --port 8182 --second-factor --log .develop/doordeck-requests.log
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m simulators.doordeck``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.doordeck",
+        description="Doordeck cloud API simulator (the vendor's side, on plain HTTP): accounts,\n"
+        "a demo site with locks, key certificates, signed lock operations and sharing.\n"
+        "Point the integration's advanced 'server' option at the printed url.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    add("--port", type=int, default=8182, help="port, 0 for any free one (default: %(default)s)")
+    add(
+        "--account",
+        action="append",
+        metavar="EMAIL:PASSWORD",
+        help=f"an account administering every demo lock; repeatable (default: {DEMO_ACCOUNT})",
+    )
+    add("--locks", type=int, default=3, help="demo locks on the demo site (default: %(default)s)")
+    add(
+        "--second-factor",
+        action="store_true",
+        help="the accounts need a second factor (code logged) to register a signing key",
+    )
+    add(
+        "--leaf-ttl",
+        type=float,
+        default=30 * 86400,
+        metavar="SECONDS",
+        help="lifetime of the key certificates issued (default: %(default)s = 30 days)",
+    )
+    add(
+        "--auth-token-ttl",
+        type=float,
+        default=3600,
+        metavar="SECONDS",
+        help="lifetime of auth tokens; refresh tokens last 30 days (default: %(default)s)",
+    )
+    add(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds added to this host's clock for the server's clock (GET /time, token and "
+        "JWT time checks); e.g. -120 for a server 2 minutes behind (default: %(default)s)",
+    )
+    add(
+        "--rate-limit",
+        type=parse_rate_limit,
+        default=DEFAULT_RATE_LIMIT,
+        metavar="N/SECONDS",
+        help="signed operations (/device/{id}/execute) allowed per account in any window of "
+        "SECONDS, else 429 with Retry-After; 'off' to disable (default: 10/1)",
+    )
+    add(
+        "--request-rate-limit",
+        type=parse_rate_limit,
+        default=None,
+        metavar="N/SECONDS",
+        help="the same for every request (per account, or per address before sign-in) "
+        "(default: off)",
+    )
+    add(
+        "--fail-time",
+        type=int,
+        nargs="?",
+        const=500,
+        default=None,
+        metavar="STATUS",
+        help="GET /time fails with STATUS (404 or 500; 500 when STATUS is left out)",
+    )
+    add(
+        "--log",
+        metavar="FILE",
+        help="append one line per request (time, method, path, status, error code and message; "
+        "never tokens, passwords or bodies) and each second-factor code sent",
+    )
+    add("--verbose", action="store_true", help="also log every request on stderr")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Doordeck cloud API simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8182)
-    parser.add_argument("--account", action="append", help="email:password (repeatable)")
-    parser.add_argument("--locks", type=int, default=3)
-    parser.add_argument("--second-factor", action="store_true")
-    parser.add_argument("--leaf-ttl", type=float, default=30 * 86400)
-    parser.add_argument("--clock-offset", type=float, default=0.0)
-    asyncio.run(_serve(parser.parse_args(argv)))
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.verbose:  # request lines are DEBUG records of this module only
+        _LOGGER.setLevel(logging.DEBUG)
+    asyncio.run(_serve(args))
 
 
 if __name__ == "__main__":

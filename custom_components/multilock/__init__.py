@@ -28,15 +28,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) ->
     coordinator.async_register_hubs()
     subentries = _subentries_of(entry)
 
-    async def reload_when_subentries_change(
-        hass: HomeAssistant, entry: MultilockConfigEntry
-    ) -> None:
-        # Subentries are locks: a lock added, removed or given a new code means a new
-        # set of devices, so the entry starts again with them.
-        if _subentries_of(entry) != subentries:
+    async def reload_when_settings_change(hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
+        # A flow changed the entry (reauth, reconfigure) or its subentries (a lock added,
+        # removed or given a new code): the entry starts again with them. Data the running
+        # coordinator stores itself (refreshed tokens) needs no reload.
+        if (
+            _subentries_of(entry) != subentries
+            or dict(entry.data) != coordinator.entry_data_written
+        ):
             hass.config_entries.async_schedule_reload(entry.entry_id)
 
-    entry.async_on_unload(entry.add_update_listener(reload_when_subentries_change))
+    entry.async_on_unload(entry.add_update_listener(reload_when_settings_change))
     await hass.config_entries.async_forward_entry_setups(entry, coordinator.platforms())
     return True
 

@@ -32,6 +32,7 @@ class MultilockDevice:
 
     ``data`` is the vendor's own snapshot of the device; the entity descriptions of that
     vendor read it. ``problem`` names why the device is unavailable (None: available).
+    ``via`` is the key of the device (a gateway, an account) this one is reached through.
     """
 
     key: str
@@ -41,6 +42,7 @@ class MultilockDevice:
     data: Any
     subentry_id: str | None = None
     problem: str | None = None
+    via: str | None = None
 
 
 type Descriptions = Mapping[Platform, Mapping[str, tuple[EntityDescription, ...]]]
@@ -73,6 +75,9 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         # Commands finished per device key, so that a poll never replaces a command's
         # result with a reading taken before the command.
         self._commands_done: Counter[str] = Counter()
+        # The entry data as set up or as stored by this coordinator: any other change to
+        # it (a reauth, a reconfigure) reloads the entry.
+        self.entry_data_written: dict[str, Any] = dict(entry.data)
 
     @classmethod
     def platforms(cls) -> list[Platform]:
@@ -91,17 +96,22 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def async_register_hubs(self) -> None:
         """Register the devices others are linked through (a gateway, an account) first.
 
-        Platforms add devices in no fixed order; a device whose ``via_device`` is not
-        registered yet would lose that link.
+        Platforms add devices in no fixed order; the others link to these by their id.
         """
         registry = dr.async_get(self.hass)
         for device in self.devices.values():
-            if "via_device" not in device.info:
+            if device.via is None:
                 registry.async_get_or_create(
                     config_entry_id=self.config_entry.entry_id,
                     config_subentry_id=device.subentry_id,
                     **device.info,
                 )
+
+    @callback
+    def async_store_entry_data(self, data: Mapping[str, Any]) -> None:
+        """Keep ``data`` in the entry without reloading it (state the runtime owns)."""
+        self.entry_data_written = dict(data)
+        self.hass.config_entries.async_update_entry(self.config_entry, data=data)
 
     @abstractmethod
     def _build_devices(self, data: DataT) -> list[MultilockDevice]:
@@ -148,7 +158,7 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         # Rebuild that device and the hubs (their data is the whole snapshot), not every
         # device of the gateway or account.
         devices = dict(self.devices)
-        hubs = [key for key, device in devices.items() if "via_device" not in device.info]
+        hubs = [key for key, device in devices.items() if device.via is None]
         for key in (device_key, *hubs):
             devices[key] = self._build_device(data, key)
         self.data = data

@@ -8,10 +8,13 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .const import DOMAIN
 from .coordinator import MultilockCoordinator, MultilockDevice
 
 
@@ -33,6 +36,14 @@ class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
         self._device_key = device.key
         self._attr_unique_id = f"{device.key}-{description.key}"
         self._attr_device_info = device.info
+        if device.via is not None:
+            self._attr_device_info = device.info | DeviceInfo(
+                via_device_id=dr.async_get_device_id_by_identifier(
+                    coordinator.hass,
+                    (DOMAIN, device.via),
+                    config_entry_id=coordinator.config_entry.entry_id,
+                )
+            )
 
     async def async_added_to_hass(self) -> None:
         """Listen to the coordinator; the state just written is what ``_shown`` returns."""

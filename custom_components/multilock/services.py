@@ -22,10 +22,10 @@ from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
 )
-from homeassistant.helpers.service import async_extract_referenced_entity_ids
+from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
+from .compat import vol
 from .const import DOMAIN
 from .coordinator import MultilockConfigEntry
 
@@ -151,7 +151,7 @@ def _sharing_targets(
     hass: HomeAssistant, call: ServiceCall
 ) -> list[tuple[LockSharing, list[tuple[str, str]]]]:
     """Group the targeted locks by coordinator: (entity id, device key) pairs."""
-    selected = async_extract_referenced_entity_ids(hass, call)
+    selected = async_extract_referenced_entity_ids(hass, TargetSelection(call.data))
     entity_ids = selected.referenced | {
         entity_id
         for entity_id in selected.indirectly_referenced

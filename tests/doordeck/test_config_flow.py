@@ -16,10 +16,8 @@ from custom_components.multilock.vendors.doordeck.client import DoordeckCredenti
 from .conftest import BACK, EMAIL, FRONT, PASSWORD, TITLE, Cloud, coordinator_of
 
 
-async def _account_form(hass: HomeAssistant, *, advanced: bool = True) -> dict[str, Any]:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": advanced}
-    )
+async def _account_form(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     assert "doordeck" in result["menu_options"]
     result = await hass.config_entries.flow.async_configure(
@@ -35,16 +33,17 @@ async def _sign_in(
 ) -> dict[str, Any]:
     return dict(
         await hass.config_entries.flow.async_configure(
-            flow_id, {"email": email, "password": password, "url": url}
+            flow_id, {"email": email, "password": password, "server": {"url": url}}
         )
     )
 
 
-async def test_the_server_is_an_advanced_option(hass: HomeAssistant) -> None:
-    result = await _account_form(hass, advanced=False)
-    assert set(result["data_schema"].schema) == {"email", "password"}
+async def test_the_server_is_in_a_collapsed_section(hass: HomeAssistant) -> None:
     result = await _account_form(hass)
-    assert set(result["data_schema"].schema) == {"email", "password", "url"}
+    assert set(result["data_schema"].schema) == {"email", "password", "server"}
+    server = result["data_schema"].schema["server"]
+    assert server.options["collapsed"] is True
+    assert set(server.schema.schema) == {"url"}
 
 
 async def test_sign_in_without_second_factor(hass: HomeAssistant, cloud: Cloud) -> None:

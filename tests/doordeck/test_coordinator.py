@@ -53,13 +53,16 @@ async def test_new_and_removed_locks(
     assert hass.states.get("binary_sensor.side_door_connectivity") is not None
     devices = dr.async_get(hass)
     side_key = coordinator.lock_device_key(side.id)
-    assert devices.async_get_device(identifiers={(DOMAIN, side_key)}) is not None
+    assert (
+        devices.async_get_device_by_identifier((DOMAIN, side_key), loaded_entry.entry_id)
+        is not None
+    )
 
     await hass.services.async_call("lock", "unlock", {"entity_id": "lock.side_door"}, blocking=True)
     cloud.sim.remove_lock(side.id)
     await coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert devices.async_get_device(identifiers={(DOMAIN, side_key)}) is None
+    assert devices.async_get_device_by_identifier((DOMAIN, side_key), loaded_entry.entry_id) is None
     assert er.async_get(hass).async_get("lock.side_door") is None
     assert hass.states.get("lock.side_door") is None
     assert side.id not in coordinator._unlock_timers  # forgotten with the lock

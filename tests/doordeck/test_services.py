@@ -10,6 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -382,8 +383,11 @@ async def test_actions_are_described(
     """services.yaml and the translated names load as the frontend reads them."""
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
     share = descriptions["share_lock"]
-    assert share["name"] == "Share lock"
     assert set(share["fields"]) == {"users", "role", "start", "end"}
     assert share["fields"]["role"]["selector"]["select"]["options"] == ["user", "admin"]
     assert share["target"] == {"entity": [{"integration": DOMAIN, "domain": ["lock"]}]}
-    assert descriptions["revoke_lock_access"]["fields"]["users"]["name"] == "People"
+    # The frontend takes the names from the translations.
+    texts = await async_get_translations(hass, "en", "services", [DOMAIN])
+    prefix = f"component.{DOMAIN}.services"
+    assert texts[f"{prefix}.share_lock.name"] == "Share lock"
+    assert texts[f"{prefix}.revoke_lock_access.fields.users.name"] == "People"

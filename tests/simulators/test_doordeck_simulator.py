@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import datetime as dt
 import json
+import logging
+from pathlib import Path
+import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 import uuid
 
 import aiohttp
@@ -21,7 +26,16 @@ import jwt
 import pytest
 import pytest_asyncio
 
-from simulators.doordeck import DoordeckSimulator, SimAccount, SimLock, demo
+from simulators.doordeck import (
+    DEFAULT_RATE_LIMIT,
+    DoordeckSimulator,
+    SimAccount,
+    SimLock,
+    build_parser,
+    demo,
+    main,
+    parse_rate_limit,
+)
 
 # pytest-homeassistant-custom-component blocks socket creation; the simulator needs a loopback one.
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -85,7 +99,9 @@ class Ctx:
             body: dict[str, Any] = await resp.json()
         return body
 
-    def claims(self, operation: dict[str, Any], *, now: float | None = None, **extra: Any) -> dict:
+    def claims(
+        self, operation: dict[str, Any], *, now: float | None = None, **extra: Any
+    ) -> dict[str, Any]:
         now = self.sim.now() if now is None else now
         claims = {
             "iss": self.admin.id,
@@ -133,8 +149,9 @@ async def sim() -> AsyncIterator[DoordeckSimulator]:
     await simulator.stop()
 
 
-@pytest_asyncio.fixture
-async def ctx(sim: DoordeckSimulator) -> AsyncIterator[Ctx]:
+@asynccontextmanager
+async def session(sim: DoordeckSimulator) -> AsyncIterator[Ctx]:
+    """An admin signed in with a registered key, and a guest, on lock-1 of site-1."""
     admin = sim.add_account("admin@example.com", "pw")
     guest = sim.add_account("guest@example.com", "guestpw")
     site = sim.add_site("Office", site_id="site-1")
@@ -145,6 +162,37 @@ async def ctx(sim: DoordeckSimulator) -> AsyncIterator[Ctx]:
         context.key = Ed25519PrivateKey.generate()
         context.chain = (await context.register(context.key))["certificateChain"]
         yield context
+
+
+@pytest_asyncio.fixture
+async def ctx(sim: DoordeckSimulator) -> AsyncIterator[Ctx]:
+    async with session(sim) as context:
+        yield context
+
+
+class FakeClock:
+    """Epoch seconds that move only when told; 1/16 s steps stay exact in a float."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def fake_session(**options: Any) -> AsyncIterator[tuple[Ctx, FakeClock]]:
+    clock = FakeClock()
+    simulator = DoordeckSimulator(clock=clock, **options)
+    await simulator.start()
+    try:
+        async with session(simulator) as context:
+            yield context, clock
+    finally:
+        await simulator.stop()
+
+
+UNLOCK = {"type": "MUTATE_LOCK", "locked": False}
 
 
 async def test_time_follows_clock_offset() -> None:
@@ -631,3 +679,399 @@ async def test_demo_setup() -> None:
     assert (account.email, account.password) == ("demo@example.com", "password")
     assert [lk.users[account.id].role for lk in locks] == ["ADMIN"] * 3
     assert [lk.batch_sharing for lk in locks] == [True, False, True]
+
+
+# ---------------------------------------------------------------------- injectable clock
+async def test_fake_clock_drives_time_tokens_certificates_and_relock() -> None:
+    async with fake_session() as (ctx, clock):
+        ctx.lock.reports_locked = True
+        async with ctx.http.get(ctx.url("/time")) as resp:
+            assert (await resp.json())["now"] == 1_700_000_000_000
+        assert ctx.chain is not None
+        leaf = x509.load_der_x509_certificate(base64.b64decode(ctx.chain[0]))
+        assert leaf.not_valid_after_utc.timestamp() == clock.now + 30 * 86400
+        assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+        assert ctx.lock.operations[0].at == clock.now
+        clock.now += 4.9
+        assert (await ctx.get("/device/lock-1"))[1]["state"]["locked"] is False
+        clock.now += 0.2  # the 5 s unlock time is over
+        assert (await ctx.get("/device/lock-1"))[1]["state"]["locked"] is True
+        clock.now += 3600  # the auth token's lifetime too
+        status, body = await ctx.get("/site")
+        assert (status, body["code"]) == (401, 401.4)
+        await ctx.login()
+        assert ctx.sim.requests[-1].at == clock.now
+        ctx.sim.clock_offset = -120.0  # changed at run time
+        async with ctx.http.get(ctx.url("/time")) as resp:
+            assert (await resp.json())["now"] == int((clock.now - 120) * 1000)
+
+
+async def test_stepping_the_server_clock_is_a_clock_error_not_401() -> None:
+    """The offset stepped back past the leaf's start: a 400 clock problem; a new leaf fixes it."""
+    async with fake_session() as (ctx, _clock):
+        assert ctx.key is not None
+        ctx.sim.clock_offset = -300.0
+        await ctx.login()
+        status, body = await ctx.execute(ctx.sign(ctx.claims(UNLOCK)))  # signed with server time
+        assert (status, body["code"]) == (400, 400.29)
+        assert "clock" in body["message"]
+        ctx.chain = (await ctx.register(ctx.key))["certificateChain"]
+        assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+
+
+@pytest.mark.parametrize(
+    ("client_ahead", "code"),
+    [
+        (30.0, 400.11),  # nbf and iat in the future: nbf is checked first
+        (3600.0, 400.11),
+        (-61.0, 400.13),  # exp = client now + 60 has passed
+        (-7200.0, 400.13),
+    ],
+)
+async def test_time_window_rejections_are_400_never_401(client_ahead: float, code: float) -> None:
+    async with fake_session() as (ctx, clock):
+        claims = ctx.claims(UNLOCK, now=clock.now + client_ahead)
+        status, body = await ctx.execute(ctx.sign(claims))
+        assert (status, body["code"]) == (400, code)
+        assert "clock" in body["message"]
+        # iat alone in the future
+        claims = ctx.claims(UNLOCK) | {"iat": int(clock.now) + 30}
+        assert (await ctx.execute(ctx.sign(claims)))[1]["code"] == 400.12
+        assert ctx.lock.operations == []
+        clock.now += 3601
+        status, body = await ctx.execute(ctx.sign(ctx.claims(UNLOCK)))
+        assert (status, body["code"]) == (401, 401.4)  # only the expired auth token is 401
+        assert "expired" in body["message"].lower()
+
+
+async def test_exp_beyond_the_immediate_window_is_queued_not_refused() -> None:
+    async with fake_session() as (ctx, clock):
+        claims = ctx.claims(UNLOCK) | {"exp": int(clock.now) + 61 + 5}
+        assert (await ctx.execute(ctx.sign(claims)))[0] == 202  # seed: > 60 s → queued
+
+
+# ---------------------------------------------------------------------- rate limits
+class Reply(NamedTuple):
+    status: int
+    retry_after: str | None
+    body: Any
+
+
+async def _commands(ctx: Ctx, count: int, clock: FakeClock, step: float) -> list[Reply]:
+    """``count`` unlock commands, ``step`` seconds apart on the fake clock."""
+    start, replies = clock.now, []
+    for i in range(count):
+        clock.now = start + i * step
+        async with ctx.http.post(
+            ctx.url("/device/lock-1/execute"),
+            data=ctx.sign(ctx.claims(UNLOCK)),
+            headers={**ctx.auth(), "Content-Type": "application/jwt"},
+        ) as resp:
+            text = await resp.text()
+            body = json.loads(text) if text else None
+            replies.append(Reply(resp.status, resp.headers.get("Retry-After"), body))
+    return replies
+
+
+async def test_rate_limit_burst_of_100_commands() -> None:
+    async with fake_session(rate_limit=DEFAULT_RATE_LIMIT) as (ctx, clock):
+        t0 = clock.now
+        replies = await _commands(ctx, 100, clock, 0.0)  # all in the same instant
+        statuses = [r.status for r in replies]
+        assert statuses == [204] * 10 + [429] * 90
+        assert {r.retry_after for r in replies[10:]} == {"1"}
+        body = replies[10].body
+        assert body["code"] == 429.3
+        assert int(body["code"]) == 429
+        assert "10 operations per 1 s" in body["message"]
+        assert ctx.sim.rate_limited_count == 90
+        assert ctx.lock.refused == [t0] * 90
+        assert [(o.seq, o.at) for o in ctx.lock.operations] == [(i + 1, t0) for i in range(10)]
+        refused = ctx.sign(ctx.claims(UNLOCK, jti="retry-me"))
+        assert (await ctx.execute(refused))[0] == 429
+        clock.now += 1.0  # the window has slid past the burst
+        assert (await ctx.execute(refused))[0] == 204  # a refused JWT was not consumed
+        assert ctx.lock.operations[-1].seq == 11
+
+
+async def test_rate_limit_sliding_window_at_twice_the_rate() -> None:
+    async with fake_session(rate_limit=(8, 1.0)) as (ctx, clock):
+        replies = await _commands(ctx, 100, clock, 1 / 16)  # 16 a second against 8 a second
+        statuses = [r.status for r in replies]
+        assert statuses == ([204] * 8 + [429] * 8) * 6 + [204] * 4
+        assert ctx.sim.rate_limited_count == statuses.count(429) == 48
+        retries = {r.retry_after for r in replies if r.status == 429}
+        assert retries == {"1"}  # 0.0625 to 0.5 s, rounded up to whole seconds
+        times = [o.at for o in ctx.lock.operations]
+        gaps = [later - earlier for earlier, later in zip(times, times[8:], strict=False)]
+        assert min(gaps) >= 1.0  # never more than 8 in any second
+
+
+async def test_rate_limit_retry_after_counts_whole_seconds_and_changes_at_run_time(
+    ctx: Ctx,
+) -> None:
+    assert ctx.sim.rate_limit is None  # the class default: off
+    for _ in range(12):
+        assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+    ctx.sim.rate_limit = (1, 60.0)
+    async with ctx.http.post(
+        ctx.url("/device/lock-1/execute"),
+        data=ctx.sign(ctx.claims(UNLOCK)),
+        headers={**ctx.auth(), "Content-Type": "application/jwt"},
+    ) as resp:
+        assert resp.status == 204
+    async with ctx.http.post(
+        ctx.url("/device/lock-1/execute"),
+        data=ctx.sign(ctx.claims(UNLOCK)),
+        headers={**ctx.auth(), "Content-Type": "application/jwt"},
+    ) as resp:
+        assert resp.status == 429
+        assert resp.headers["Retry-After"] == "60"
+        assert (await resp.json())["code"] == 429.3
+    assert (await ctx.get("/device/lock-1"))[0] == 200  # only signed operations count
+    await ctx.login("guest@example.com", "guestpw")  # another account has its own window
+    ctx.sim.grant("lock-1", ctx.guest.id, "USER")
+    ctx.admin, ctx.key = ctx.guest, Ed25519PrivateKey.generate()
+    ctx.chain = (await ctx.register(ctx.key))["certificateChain"]
+    assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+
+
+async def test_request_rate_limit_counts_every_call() -> None:
+    async with fake_session(request_rate_limit=(3, 2.0)) as (ctx, clock):
+        # the session's key registration counted against the account: 2 calls left
+        assert [(await ctx.get("/site"))[0] for _ in range(3)] == [200, 200, 429]
+        clock.now += 2.0
+        statuses = [(await ctx.get("/site"))[0] for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        async with ctx.http.get(ctx.url("/site"), headers=ctx.auth()) as resp:
+            assert resp.status == 429
+            assert resp.headers["Retry-After"] == "2"
+            assert (await resp.json())["code"] == 429.4
+        # calls without a token count against the client's address, not the account
+        for expected in (200, 200, 200, 429):
+            async with ctx.http.get(ctx.url("/time")) as resp:
+                assert resp.status == expected
+        clock.now += 2.0
+        assert (await ctx.get("/site"))[0] == 200
+        assert ctx.sim.rate_limited_count == 4
+
+
+async def test_rate_limited_switch_still_answers_every_request_429(ctx: Ctx) -> None:
+    ctx.sim.rate_limited = True
+    async with ctx.http.get(ctx.url("/site"), headers=ctx.auth()) as resp:
+        assert (resp.status, resp.headers["Retry-After"]) == (429, "1")
+        assert (await resp.json())["code"] == 429.1
+    assert ctx.sim.rate_limited_count == 1
+
+
+def test_parse_rate_limit() -> None:
+    assert parse_rate_limit("10/1") == (10, 1.0)
+    assert parse_rate_limit("100/60") == (100, 60.0)
+    assert parse_rate_limit("5") == (5, 1.0)
+    assert parse_rate_limit("off") is None
+    for bad in ("x/1", "0/1", "3/0", "3/-1"):
+        with pytest.raises(Exception, match="expected"):
+            parse_rate_limit(bad)
+
+
+# ---------------------------------------------------------------------- faults
+@pytest.mark.parametrize("status", [404, 500])
+async def test_time_can_fail(ctx: Ctx, status: int) -> None:
+    ctx.sim.fail_time, ctx.sim.fail_time_status = True, status
+    async with ctx.http.get(ctx.url("/time")) as resp:
+        assert resp.status == status
+        assert (await resp.json())["code"] == float(status)
+    ctx.sim.fail_time = False
+    async with ctx.http.get(ctx.url("/time")) as resp:
+        assert resp.status == 200
+    ctx.sim.inject("/time", status=status, times=1)  # the same as a one-off fault
+    async with ctx.http.get(ctx.url("/time")) as resp:
+        assert resp.status == status
+    async with ctx.http.get(ctx.url("/time")) as resp:
+        assert resp.status == 200
+
+
+async def test_html_error_page_on_any_path(ctx: Ctx) -> None:
+    fault = ctx.sim.inject("/site", "html_error", times=1)
+    async with ctx.http.get(ctx.url("/site/site-1/device"), headers=ctx.auth()) as resp:
+        assert resp.status == 502
+        assert resp.content_type == "text/html"
+        page = await resp.text()
+    assert page.startswith("<html><head><title>502 Bad Gateway</title>")
+    assert len(page) > 1000
+    assert (fault.hits, ctx.sim.faults) == (1, [])
+    assert (await ctx.get("/site/site-1/device"))[0] == 200
+    ctx.sim.inject("/auth/token", "html_error", status=504)  # until cleared
+    for _ in range(2):
+        async with ctx.http.post(ctx.url("/auth/token"), json={}) as resp:
+            assert resp.status == 504
+            assert "<title>504 Gateway Timeout</title>" in await resp.text()
+    ctx.sim.clear_faults()
+    await ctx.login()
+
+
+async def test_transient_site_faults(ctx: Ctx) -> None:
+    ctx.sim.inject("/site", status=429, retry_after=7, times=2)
+    for path in ("/site", "/site/site-1/device"):
+        async with ctx.http.get(ctx.url(path), headers=ctx.auth()) as resp:
+            assert (resp.status, resp.headers["Retry-After"]) == (429, "7")
+            assert (await resp.json())["code"] == 429.0
+    assert (await ctx.get("/site"))[0] == 200
+    ctx.sim.inject("/site/*/device", status=503, times=1)  # a glob: the device list only
+    assert (await ctx.get("/site"))[0] == 200
+    async with ctx.http.get(ctx.url("/site/site-1/device"), headers=ctx.auth()) as resp:
+        assert (resp.status, resp.headers["Retry-After"]) == (503, "1")
+        assert (await resp.json())["message"] == "Service Unavailable"
+    assert (await ctx.get("/site/site-1/device"))[0] == 200
+    ctx.sim.inject("/site", "delay", delay=0.3, times=1)
+    with pytest.raises(TimeoutError):
+        async with ctx.http.get(
+            ctx.url("/site"), headers=ctx.auth(), timeout=aiohttp.ClientTimeout(total=0.05)
+        ):
+            pass
+    assert (await ctx.get("/site"))[0] == 200
+    assert ctx.sim.rate_limited_count == 2
+    await asyncio.sleep(0.3)  # let the delayed request finish before the server stops
+
+
+async def test_second_factor_on_a_lock_command(ctx: Ctx) -> None:
+    ctx.lock.fault = "second_factor"
+    status, body = await ctx.execute(ctx.sign(ctx.claims(UNLOCK)))
+    assert (status, body["code"]) == (423, 423.2)
+    assert "Second factor" in body["message"]
+    ctx.lock.fault = None
+    ctx.sim.inject("/device/*/execute", "second_factor", times=1)
+    assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 423
+    assert (await ctx.get("/device/lock-1"))[0] == 200  # the glob spares GET /device/{id}
+    assert ctx.lock.locked
+    assert ctx.lock.operations == []
+    assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+
+
+async def test_key_losing_its_verification(ctx: Ctx) -> None:
+    assert ctx.key is not None
+    ctx.sim.require_second_factor(ctx.admin.id)
+    status, body = await ctx.execute(ctx.sign(ctx.claims(UNLOCK)))
+    assert (status, body["code"]) == (423, 423.2)
+    assert ctx.sim.registered_keys(ctx.admin.id) == []
+    key = {"ephemeralKey": spki(ctx.key)}
+    assert (await ctx.post("/auth/certificate", key))[0] == 423
+    assert (await ctx.post("/auth/certificate/verify?method=SMS", key))[0] == 204
+    (code,) = ctx.sim.sent_codes("admin@example.com")
+    signature = base64.b64encode(ctx.key.sign(code.encode())).decode()
+    status, chain = await ctx.post("/auth/certificate/check", {"verificationSignature": signature})
+    assert status == 200
+    assert ctx.sim.registered_keys(ctx.admin.id) == [raw(ctx.key)]
+    ctx.chain = chain["certificateChain"]
+    assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+
+
+# ---------------------------------------------------------------------- newcomers
+async def test_code_is_logged_and_requests_are_written_to_the_log_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="simulators.doordeck")
+    log = tmp_path / "doordeck.log"
+    log.write_text("earlier line\n")
+    sim = DoordeckSimulator(log_path=log)
+    demo(sim, ["demo@example.com:s3cret-pw"], 1, second_factor=True)
+    await sim.start()
+    try:
+        async with session(sim) as ctx:
+            await ctx.login("demo@example.com", "s3cret-pw")
+            key = {"ephemeralKey": spki(Ed25519PrivateKey.generate())}
+            assert (await ctx.post("/auth/certificate", key))[0] == 423
+            assert (await ctx.post("/auth/certificate/verify?method=EMAIL", key))[0] == 204
+            token = ctx.token
+    finally:
+        await sim.stop()
+    (code,) = sim.sent_codes("demo@example.com")
+    line = f"Second-factor code for demo@example.com: {code}"
+    assert any(r.levelno == logging.INFO and line in r.getMessage() for r in caplog.records)
+    text = log.read_text()
+    lines = text.splitlines()
+    assert lines[0] == "earlier line"  # appended
+    assert line in text
+    requests = [ln.split(" ", 1)[1] for ln in lines[1:] if "Second-factor" not in ln]
+    assert requests[:2] == ["POST /auth/token 200", "POST /auth/certificate 200"]
+    assert "POST /auth/certificate 423 423.1 Ephemeral key requires secondary authentication" in (
+        requests
+    )
+    assert requests[-1] == "POST /auth/certificate/verify 204"
+    assert len(requests) == len(sim.requests)
+    for secret in ("s3cret-pw", "pw\n", token, token.split(".")[1], key["ephemeralKey"]):
+        assert secret not in text
+    assert text.count(code) == 1
+
+
+async def test_command_line_prints_the_code_on_stderr(tmp_path: Path) -> None:
+    log = tmp_path / "requests.log"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulators.doordeck",
+        "--port",
+        "0",
+        "--locks",
+        "1",
+        "--second-factor",
+        "--log",
+        str(log),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        started = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                started["url"] + "/auth/token",
+                json={"email": "demo@example.com", "password": "password"},
+            ) as resp:
+                token = (await resp.json())["authToken"]
+            async with http.post(
+                started["url"] + "/auth/certificate/verify",
+                json={"ephemeralKey": spki(Ed25519PrivateKey.generate())},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                assert resp.status == 204
+        line = b""
+        while b"Second-factor code" not in line:
+            line = await asyncio.wait_for(process.stderr.readline(), 10)
+            assert line, "stderr closed before the code was logged"
+        assert b"INFO" in line
+        assert b"Second-factor code for demo@example.com: " in line
+        code = line.split(b": ")[-1].split()[0].decode()
+        assert len(code) == 6
+        assert f"Second-factor code for demo@example.com: {code}" in log.read_text()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def test_help_explains_every_option_and_names_the_demo_account(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = build_parser()
+    for action in parser._actions:
+        assert action.help, action.option_strings
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for fragment in (
+        "demo@example.com",
+        "password: password",
+        "guest@example.com",
+        "password: guest",
+        "--log",
+        "--rate-limit",
+        "--second-factor",
+        "Second-factor code for demo@example.com",
+    ):
+        assert fragment in text
+    args = parser.parse_args(["--rate-limit", "off", "--fail-time", "--log", "x.log"])
+    assert (args.rate_limit, args.fail_time, args.log) == (None, 500, "x.log")
+    assert parser.parse_args([]).rate_limit == DEFAULT_RATE_LIMIT

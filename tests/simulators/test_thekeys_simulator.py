@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import hmac
+import logging
+from pathlib import Path
 import time
 from typing import Any
 
 import aiohttp
 import pytest
 
-from simulators.thekeys import TheKeysGatewaySimulator
+from simulators.thekeys import (
+    DEMO_LOCKS,
+    FAULT_KINDS,
+    REQUEST_LOGGER,
+    STATE_CLOSED,
+    STATE_JAMMED,
+    STATE_OPEN,
+    STATE_UNKNOWN,
+    TheKeysGatewaySimulator,
+    add_log_file,
+    build_parser,
+    main,
+)
 
 LOCK = 45961123
 CODE = "Zmo1sps2OVyCFtl1"
@@ -23,12 +37,14 @@ OTHER_CODE = "AnotherCode16ch"
 class Client:
     """A bare client: signs as in the seed's Python example, never reuses a timestamp."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url, self.last_ts = session, url, 0
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.session, self.url, self.last_ts, self.clock = session, url, 0, clock
 
     def sign(self, code: str, ts: int | None = None) -> dict[str, str]:
         if ts is None:
-            ts = self.last_ts = max(int(time.time()), self.last_ts + 1)
+            ts = self.last_ts = max(int(self.clock()), self.last_ts + 1)
         hm = hmac.new(code.encode(), str(ts).encode("ascii"), "sha256")
         return {"ts": str(ts), "hash": base64.b64encode(hm.digest()).decode()}
 
@@ -213,3 +229,240 @@ async def test_restart_on_same_port(sim: TheKeysGatewaySimulator, client: Client
     await sim.stop()
     await sim.start(port=port)
     assert (await client.get("/status"))["current_status"] == "Scanning..."
+
+
+class FakeClock:
+    """A clock that only moves when told to; its sleep advances it at once."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_real_reply_shape(sim: TheKeysGatewaySimulator, client: Client) -> None:
+    sim.reply_shape = "real"
+    assert await client.signed("/locker_status") == {
+        "status": "Door closed",
+        "code": 49,
+        "version": 81,
+        "position": 1,
+        "rssi": -71,
+        "battery": 4065,
+    }
+    assert await client.signed("/open") == {"status": "ok", "code": 0}
+    opened = await client.signed("/locker_status")
+    assert (opened["status"], opened["code"], opened["position"]) == ("Door open", 50, 0)
+    sim.status_code_format = "hex"
+    assert (await client.signed("/locker_status"))["code"] == "0x32"
+    sim.status_code_format = "int"
+    assert await client.signed("/open", code="WrongCode") == {"status": "ko", "code": 33}
+    assert await client.signed("/open", identifier=999) == {"status": "ko", "code": 34}
+    assert await client.post("/close", {"identifier": str(LOCK)}) == {"status": "ko", "code": 400}
+    ident = {"identifier": str(LOCK)}
+    assert await client.post("/locker/synchronize", ident) == {"status": "ok", "code": 0}
+    assert await client.post("/locker/synchronize", {"identifier": "999"}) == {
+        "status": "ko",
+        "code": 1,
+    }
+    assert await client.post("/locker/update", ident) == {"status": "ok", "code": 0}
+    unknown = await client.signed("/locker_status")
+    assert (unknown["status"], unknown["code"], unknown["position"]) == ("Unknown status", 48, None)
+    sim.update_error = 2
+    assert await client.get("/update") == {"status": "ko", "code": 2}
+    assert await client.get("/synchronize") == {"status": "ok", "code": 0}
+    assert (await client.get("/lockers"))["status"] == "ok"
+    sim.set_busy(5)
+    assert await client.signed("/open") == {"status": "500", "message": "busy"}
+    assert {request.shape for request in sim.requests} == {"real"}
+    with pytest.raises(ValueError, match="reply_shape"):
+        TheKeysGatewaySimulator(reply_shape="other")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", ["seed", "real"])
+async def test_jammed_lock(sim: TheKeysGatewaySimulator, client: Client, shape: Any) -> None:
+    sim.reply_shape = shape
+    lock = sim.locks[LOCK]
+    lock.jammed = True
+    status = await client.signed("/locker_status")
+    if shape == "real":
+        assert (status["status"], status["code"], status["position"]) == ("Door jammed", 51, None)
+        assert await client.signed("/open") == {"status": "ko", "code": 37}
+    else:
+        assert status == {"status": "0", "code": STATE_UNKNOWN}  # the seed knows no jammed code
+        assert await client.signed("/open") == {"status": 37, "code": "connection error"}
+    assert lock.state == STATE_CLOSED  # the motor did not finish
+    assert sim.requests[-1].ts_accepted
+    assert sim.requests[-1].state_after == STATE_JAMMED
+    lock.jammed = False
+    assert (await client.signed("/open"))["status"] in ("0", "ok")
+    lock.state = STATE_JAMMED  # the state constant works as well
+    assert (await client.signed("/close"))["code"] in (37, "connection error")
+    assert lock.state == STATE_JAMMED
+    sim.add_lock(OTHER, OTHER_CODE, jammed=True)
+    assert sim.locks[OTHER].reported_state == STATE_JAMMED
+
+
+async def test_ok_without_code_proves_nothing(sim: TheKeysGatewaySimulator, client: Client) -> None:
+    sim.inject_fault("ok_without_code", paths={"/open", "/locker_status"}, count=2)
+    assert await client.signed("/open") == {"status": "ok"}
+    assert sim.locks[LOCK].state == STATE_CLOSED  # nothing moved
+    assert sim.last_accepted_ts is None  # not even the signature was looked at
+    assert await client.signed("/locker_status") == {"status": "ok"}
+    assert [r.fault for r in sim.requests] == ["ok_without_code"] * 2
+    assert sim.requests[0].state_after == STATE_CLOSED
+    assert await client.signed("/open") == {"status": "0", "code": "ok"}
+    assert sim.locks[LOCK].state == STATE_OPEN
+
+
+async def test_late_reply_moves_the_lock_then_answers(
+    sim: TheKeysGatewaySimulator, client: Client
+) -> None:
+    sim.inject_fault("late_reply", paths={"/open"}, seconds=0.3)
+    opening = asyncio.create_task(client.signed("/open"))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1):
+            await asyncio.shield(opening)
+    assert sim.locks[LOCK].state == STATE_OPEN  # done although the client gave up
+    assert sim.requests[0].state_after == STATE_OPEN
+    assert sim.requests[0].replied_at is None
+    assert await client.signed("/locker_status") == {"status": "500", "message": "busy"}
+    assert await opening == {"status": "0", "code": "ok"}
+    assert sim.requests[0].replied_at is not None
+    assert sim.requests[0].fault == "late_reply"
+    assert (await client.signed("/locker_status"))["code"] == STATE_OPEN
+    sim.inject_fault("late_reply", paths={"/lockers"}, seconds=0.05)
+    assert (await client.get("/lockers"))["status"] == "ok"  # never busy, just late
+
+
+async def test_http_500_on_every_path(sim: TheKeysGatewaySimulator, client: Client) -> None:
+    sim.inject_fault("http_500", count=3, paths={"/status", "/lockers", "/open"})
+    for path in ("/status", "/lockers"):
+        async with client.session.get(sim.url + path) as response:
+            assert response.status == 500
+            assert response.content_type == "text/html"
+            assert "<html>" in await response.text()
+    data = {"identifier": str(LOCK), **client.sign(CODE)}
+    async with client.session.post(sim.url + "/open", data=data) as response:
+        assert response.status == 500
+    assert sim.locks[LOCK].state == STATE_CLOSED
+    assert (await client.get("/status"))["current_status"] == "Scanning..."
+    assert {"http_500", "http_error", "ok_without_code", "late_reply"} <= FAULT_KINDS
+    with pytest.raises(ValueError, match="unknown fault"):
+        sim.inject_fault("teapot")
+    with pytest.raises(ValueError, match="count"):
+        sim.inject_fault("delay", count=0)
+
+
+async def test_fake_clock_runs_without_real_waits() -> None:
+    fake = FakeClock()
+    started = time.monotonic()
+    simulator = TheKeysGatewaySimulator(
+        clock=fake, sleep=fake.sleep, action_seconds=5.0, status_seconds=2.0
+    )
+    simulator.add_lock(LOCK, CODE)
+    async with simulator, aiohttp.ClientSession() as session:
+        client = Client(session, simulator.url, clock=fake)
+        assert await client.signed("/open") == {"status": "0", "code": "ok"}
+        assert await client.signed("/locker_status") == {"status": "0", "code": STATE_OPEN}
+        assert fake.slept == [5.0, 2.0]
+        first, second = simulator.requests
+        assert first.replied_at is not None
+        assert second.replied_at is not None
+        assert first.replied_at - first.at == 5.0
+        assert second.at == first.replied_at
+        assert simulator.now() == 1_700_000_007.0
+        # Timestamps are judged by the gateway's (fake) clock: the real time is far off.
+        real = Client(session, simulator.url)
+        assert (await real.signed("/close"))["status"] == 33
+        simulator.set_busy(60)
+        assert simulator.busy
+        assert await client.signed("/close") == {"status": "500", "message": "busy"}
+        fake.now += 61
+        assert not simulator.busy
+        assert await client.signed("/close") == {"status": "0", "code": "ok"}
+        simulator.clock_offset = 100.0  # the gateway clock runs ahead of ours
+        assert (await client.signed("/open"))["status"] == 33
+        ahead_ts = int(fake.now + 100)
+        ahead = client.sign(CODE, ahead_ts)
+        assert (await client.post("/open", {"identifier": str(LOCK), **ahead}))["status"] == "0"
+        assert simulator.last_accepted_ts == ahead_ts
+    assert time.monotonic() - started < 2.0
+
+
+async def test_order_record(sim: TheKeysGatewaySimulator, client: Client) -> None:
+    sim.add_lock(OTHER, OTHER_CODE)
+    await client.signed("/open")
+    await client.signed("/locker_status")
+    await client.signed("/open", identifier=OTHER, code=OTHER_CODE)
+    await client.signed("/close")
+    await client.get("/lockers")
+    await client.signed("/close", identifier=999)
+    assert [(r.seq, r.path, r.identifier, r.state_after) for r in sim.requests] == [
+        (0, "/open", LOCK, STATE_OPEN),
+        (1, "/locker_status", LOCK, STATE_OPEN),
+        (2, "/open", OTHER, STATE_OPEN),
+        (3, "/close", LOCK, STATE_CLOSED),
+        (4, "/lockers", None, None),
+        (5, "/close", 999, None),
+    ]
+    assert [r.path for r in sim.history(LOCK)] == ["/open", "/locker_status", "/close"]
+    assert len(sim.history()) == 6
+    times = [r.at for r in sim.requests]
+    assert times == sorted(times)
+    assert all(r.replied_at is not None and r.replied_at >= r.at for r in sim.requests)
+
+
+async def test_several_accepted_codes(sim: TheKeysGatewaySimulator, client: Client) -> None:
+    sim.locks[LOCK].extra_codes.append(OTHER_CODE)
+    assert (await client.signed("/open", code=OTHER_CODE))["status"] == "0"
+    assert (await client.signed("/close"))["status"] == "0"
+    sim.locks[LOCK].share_code = None
+    assert (await client.signed("/open", code=OTHER_CODE))["status"] == "0"
+    sim.locks[LOCK].extra_codes.clear()
+    assert (await client.signed("/open", code=OTHER_CODE))["status"] == 32
+
+
+async def test_log_file_masks_hashes(
+    sim: TheKeysGatewaySimulator, client: Client, tmp_path: Path
+) -> None:
+    log = tmp_path / "gateway.log"
+    handler = add_log_file(str(log), REQUEST_LOGGER)
+    try:
+        signature = client.sign(CODE)
+        await client.post("/open", {"identifier": str(LOCK), **signature})
+        await client.get("/lockers")
+    finally:
+        REQUEST_LOGGER.removeHandler(handler)
+        handler.close()
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    assert f"hash={signature['hash'][:4]}…" in lines[0]
+    assert signature["hash"] not in lines[0]
+    assert "/open" in lines[0]
+    assert "/lockers" in lines[1]
+
+
+def test_command_line_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for identifier, code in DEMO_LOCKS:
+        assert str(identifier) in text
+        assert code in text
+    for option in ("--reply-shape", "--log", "--jammed", "--lock", "--port", "--clock-offset"):
+        assert option in text
+    parser = build_parser()
+    assert all(action.help for action in parser._actions)
+    args = parser.parse_args(["--lock", "1:abc", "--lock", "2:", "--reply-shape", "real"])
+    assert args.lock == [(1, "abc"), (2, None)]
+    assert args.reply_shape == "real"
+    assert logging.getLogger("simulators.thekeys.requests") is REQUEST_LOGGER

@@ -261,7 +261,7 @@ async def test_reconfigure_lock_share_code(
 ) -> None:
     subentry = next(s for s in loaded_entry.subentries.values() if s.title == "Front door")
     gateway.locks[FRONT_DOOR].share_code = "NewShareCode0001"
-    result = await loaded_entry.start_subentry_reconfigure_flow(hass, "lock", subentry.subentry_id)
+    result = await loaded_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
     assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"share_code": "still wrong"}

@@ -7,7 +7,6 @@ import logging
 
 from homeassistant.components.lock import LockState
 from homeassistant.components.repairs import DOMAIN as REPAIRS
-from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -169,7 +168,6 @@ async def test_rejected_share_code_asks_for_a_new_one(
     assert issue.translation_placeholders == {"lock": "Front door"}
 
     assert await async_setup_component(hass, REPAIRS, {})
-    await async_process_repairs_platforms(hass)
     flows = hass.data[REPAIRS]["flow_manager"]
     result = await flows.async_init(DOMAIN, data={"issue_id": issue_id})
     assert result["type"] is FlowResultType.FORM

@@ -83,17 +83,19 @@ async def test_devices_hang_off_the_gateway(
     assert "via_device" not in caplog.text  # the gateway is registered before its locks
     loaded_entry = entry
     registry = dr.async_get(hass)
-    lock = registry.async_get_device({(DOMAIN, f"thekeys-lock-{FRONT_DOOR}")})
-    gateway_device = registry.async_get_device(
-        {(DOMAIN, f"thekeys-gateway-{loaded_entry.entry_id}")}
+    lock = registry.async_get_device_by_identifier(
+        (DOMAIN, f"thekeys-lock-{FRONT_DOOR}"), loaded_entry.entry_id
+    )
+    gateway_device = registry.async_get_device_by_identifier(
+        (DOMAIN, f"thekeys-gateway-{loaded_entry.entry_id}"), loaded_entry.entry_id
     )
     assert lock.name == "Front door"
     assert lock.serial_number == str(FRONT_DOOR)
     assert lock.via_device_id == gateway_device.id
     assert gateway_device.sw_version == "17"
-    assert lock.config_entries_subentries[loaded_entry.entry_id] == {
+    assert lock.config_subentry_id == (
         next(s for s in loaded_entry.subentries.values() if s.title == "Front door").subentry_id
-    }
+    )
 
 
 async def test_removing_a_lock_removes_its_device(
@@ -102,7 +104,10 @@ async def test_removing_a_lock_removes_its_device(
     subentry = next(s for s in loaded_entry.subentries.values() if s.title == "Front door")
     hass.config_entries.async_remove_subentry(loaded_entry, subentry.subentry_id)
     await hass.async_block_till_done()
-    assert dr.async_get(hass).async_get_device({(DOMAIN, f"thekeys-lock-{FRONT_DOOR}")}) is None
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, f"thekeys-lock-{FRONT_DOOR}"), loaded_entry.entry_id
+    )
+    assert device is None
     assert hass.states.get("lock.front_door") is None
     assert hass.states.get("lock.back_door").state == "locked"
 

@@ -230,7 +230,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         for device in dr.async_entries_for_config_entry(registry, entry_id):
             if not any(domain == DOMAIN and key in current for domain, key in device.identifiers):
                 LOGGER.info("%s is no longer in the Doordeck account: removing it", device.name)
-                registry.async_update_device(device.id, remove_config_entry_id=entry_id)
+                registry.async_remove_device(device.id)
 
     def _build_devices(self, data: DoordeckData) -> list[MultilockDevice]:
         return [self._account_device(data)] + [
@@ -273,23 +273,21 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
                 model="Doordeck lock",
                 name=lock.lock.name,
                 serial_number=lock_id,
-                via_device=(DOMAIN, self.account_device_key),
             ),
+            via=self.account_device_key,
         )
 
     # -- credentials and the signing key ----------------------------------------------------
 
     @callback
     def _tokens_changed(self, tokens: DoordeckTokens) -> None:
-        # The client refreshed its tokens: keep them for the next start. The entry's update
-        # listener reloads only when subentries change, so this does not reload.
+        # The client refreshed its tokens: keep them for the next start (without a reload).
         self._store_credentials()
 
     @callback
     def _store_credentials(self) -> None:
-        self.hass.config_entries.async_update_entry(
-            self.config_entry,
-            data={**self.config_entry.data, CONF_CREDENTIALS: self.client.credentials.to_dict()},
+        self.async_store_entry_data(
+            {**self.config_entry.data, CONF_CREDENTIALS: self.client.credentials.to_dict()}
         )
 
     async def _renew_key_when_due(self) -> None:

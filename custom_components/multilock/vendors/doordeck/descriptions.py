@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import EntityCategory, Platform, UnitOfTime
 
 from ...binary_sensor import MultilockBinarySensorEntityDescription
+from ...compat import BinarySensorDeviceClass
 from ...coordinator import Descriptions
 from ...lock import MultilockLockEntityDescription
 from ...sensor import MultilockSensorEntityDescription

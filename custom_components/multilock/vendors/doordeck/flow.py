@@ -19,6 +19,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
+from homeassistant.data_entry_flow import SectionConfig, section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     SelectSelector,
@@ -28,9 +29,10 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
+from ...compat import vol
 from ...const import CONF_VENDOR, Vendor
+from ...flow_helpers import update_entry_and_abort
 from .client import (
     DEFAULT_BASE_URL,
     DoordeckAuthenticationError,
@@ -54,11 +56,19 @@ PASSWORD_FIELD = TextSelector(
 ACCOUNT_SCHEMA = vol.Schema(
     {vol.Required(CONF_EMAIL): EMAIL_FIELD, vol.Required(CONF_PASSWORD): PASSWORD_FIELD}
 )
-# Shown in advanced mode only: another Doordeck API server (a staging or test server).
-SERVER_SCHEMA = ACCOUNT_SCHEMA.extend(
+# A collapsed section: another Doordeck API server (a staging or test server).
+SECTION_SERVER = "server"
+SIGN_IN_SCHEMA = ACCOUNT_SCHEMA.extend(
     {
-        vol.Required(CONF_URL, default=DEFAULT_BASE_URL): TextSelector(
-            TextSelectorConfig(type=TextSelectorType.URL)
+        vol.Required(SECTION_SERVER): section(
+            vol.Schema(
+                {
+                    vol.Required(CONF_URL, default=DEFAULT_BASE_URL): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.URL)
+                    )
+                }
+            ),
+            SectionConfig(collapsed=True),
         )
     }
 )
@@ -113,15 +123,16 @@ class DoordeckConfigFlowSteps(ConfigFlow):
         if user_input is not None:
             email = user_input[CONF_EMAIL].strip()
             self._async_abort_entries_match({CONF_VENDOR: Vendor.DOORDECK, CONF_EMAIL: email})
-            url = user_input.get(CONF_URL, DEFAULT_BASE_URL).strip()
+            url = user_input.get(SECTION_SERVER, {}).get(CONF_URL, DEFAULT_BASE_URL).strip()
             error = await self._doordeck_sign_in(email, user_input[CONF_PASSWORD], url, None)
             if error is None:
                 return await self._doordeck_continue()
             errors["base"] = error
-        schema = SERVER_SCHEMA if self.show_advanced_options else ACCOUNT_SCHEMA
         return self.async_show_form(
             step_id="doordeck",
-            data_schema=self.add_suggested_values_to_schema(schema, _without_password(user_input)),
+            data_schema=self.add_suggested_values_to_schema(
+                SIGN_IN_SCHEMA, _without_password(user_input)
+            ),
             errors=errors,
         )
 
@@ -246,7 +257,7 @@ class DoordeckConfigFlowSteps(ConfigFlow):
                 if self.source == SOURCE_REAUTH
                 else self._get_reconfigure_entry()
             )
-            return self.async_update_reload_and_abort(entry, title=title, data_updates=data)
+            return update_entry_and_abort(self, entry, title=title, data_updates=data)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(title=title, data={CONF_VENDOR: Vendor.DOORDECK, **data})
 

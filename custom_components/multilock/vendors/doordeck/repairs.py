@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant import data_entry_flow
-from homeassistant.components.repairs import RepairsFlow
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 
@@ -20,15 +19,13 @@ class KeyRenewalRepairFlow(RepairsFlow):
         """Renew the key of one account entry."""
         self._entry_id = entry_id
 
-    async def async_step_init(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         """Start with the method form (``user_input`` is the issue's data here)."""
         return await self.async_step_method()
 
     async def async_step_method(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Have Doordeck send a code the chosen way."""
         coordinator = self._coordinator()
         if coordinator is None:
@@ -51,9 +48,7 @@ class KeyRenewalRepairFlow(RepairsFlow):
             },
         )
 
-    async def async_step_code(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_code(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         """Enter the code; a wrong one can be entered again."""
         coordinator = self._coordinator()
         if coordinator is None:

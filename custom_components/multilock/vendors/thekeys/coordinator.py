@@ -207,8 +207,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
                 model="Smart lock",
                 name=lock.name,
                 serial_number=str(lock.identifier),
-                via_device=(DOMAIN, self.gateway_device_key),
             ),
+            via=self.gateway_device_key,
         )
 
     # Commands: one signed request each, ahead of queued polls; the gateway's answer

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from homeassistant.components.button import ButtonDeviceClass
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
     PERCENTAGE,
@@ -15,6 +14,7 @@ from homeassistant.const import (
 )
 
 from ...button import MultilockButtonEntityDescription
+from ...compat import ButtonDeviceClass
 from ...coordinator import Descriptions
 from ...lock import MultilockLockEntityDescription
 from ...sensor import MultilockSensorEntityDescription

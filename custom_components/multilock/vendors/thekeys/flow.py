@@ -17,9 +17,10 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
+from ...compat import vol
 from ...const import CONF_VENDOR, DOMAIN, Vendor
+from ...flow_helpers import update_entry_and_abort
 from .client import Priority, TheKeysError, TheKeysGateway
 from .const import CONF_IDENTIFIER, CONF_SHARE_CODE
 from .coordinator import gateway_for
@@ -139,7 +140,8 @@ class TheKeysConfigFlowSteps(ConfigFlow):
                 self._async_abort_entries_match({CONF_HOST: host})
             error = await validate_gateway(gateway_for(self.hass, host))
             if error is None:
-                return self.async_update_reload_and_abort(
+                return update_entry_and_abort(
+                    self,
                     entry,
                     unique_id=host,
                     title=f"The Keys gateway {host}",

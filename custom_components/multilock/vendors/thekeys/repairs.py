@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant import data_entry_flow
-from homeassistant.components.repairs import RepairsFlow
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 
@@ -20,15 +19,13 @@ class ShareCodeRepairFlow(RepairsFlow):
         self._entry_id = entry_id
         self._subentry_id = subentry_id
 
-    async def async_step_init(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         """Start with the share code form (``user_input`` is the issue here)."""
         return await self.async_step_share_code()
 
     async def async_step_share_code(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Show the form, validate the code, update the lock."""
         entry = self.hass.config_entries.async_get_known_entry(self._entry_id)
         subentry = entry.subentries.get(self._subentry_id)
