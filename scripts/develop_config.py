@@ -29,7 +29,9 @@ from typing import Any
 import aiohttp
 from homeassistant import config_entries
 from homeassistant.components import onboarding
+from homeassistant.components.http import config as http_config
 from homeassistant.components.onboarding.const import STEPS
+from homeassistant.util import dt as dt_util
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "multilock"
@@ -57,11 +59,8 @@ homeassistant:
   longitude: 2.3522
   elevation: 35
 
-http:
-  server_host: 127.0.0.1
-  server_port: 8123
-
-# What the web UI needs, without default_config (go2rtc, ffmpeg, ...).
+# What the web UI needs, without default_config (go2rtc, ffmpeg, ...). The HTTP server's
+# settings (127.0.0.1:8123) are in .storage/http, where Home Assistant keeps them now.
 frontend:
 config:
 lovelace:
@@ -160,6 +159,22 @@ def write_config(config_dir: Path, doordeck_url: str | None = None) -> None:
 
     _write_store(
         config_dir, onboarding.STORAGE_KEY, onboarding.STORAGE_VERSION, 1, {"done": list(STEPS)}
+    )
+    # The HTTP server's settings, confirmed (YAML would be migrated into a trial that asks
+    # the user to confirm it and reverts it otherwise): loopback only.
+    http_settings = http_config.HTTP_STORAGE_SCHEMA(
+        {http_config.CONF_SERVER_HOST: ["127.0.0.1"], http_config.CONF_SERVER_PORT: 8123}
+    ) | {"created_at": dt_util.utcnow().isoformat(), "error": None, "error_message": None}
+    _write_store(
+        config_dir,
+        http_config.STORAGE_KEY,
+        http_config.STORAGE_VERSION,
+        http_config.STORAGE_MINOR_VERSION,
+        {
+            http_config.KEY_STABLE: http_settings,
+            http_config.KEY_PENDING: None,
+            http_config.KEY_YAML_MIGRATION_DONE: True,
+        },
     )
     entries = [thekeys_entry()]
     if doordeck_url:

@@ -1,0 +1,1362 @@
+"""Simulator of a 2N device's HTTP API (the vendor's side), written from 2N's pages and the notes.
+
+Run it by hand with ``python -m simulators.two_n --protocol https``; ``--help`` lists every option
+and the built-in account.
+
+Served paths (anything else under the envelope answers error 2, a known path with another method
+error 3):
+
+- ``GET|POST /api/system/info`` — identity; needs no privilege (only valid credentials when the
+  device asks for authentication).
+- ``GET|POST /api/switch/caps``, ``/api/switch/status``, ``/api/switch/ctrl`` — privilege group
+  ``switches_control`` for all three (2N's caps page names "Switch Monitoring"; the notes fold it
+  into Switches Control, so does the simulator).
+- ``GET|PUT /api/mobilekey/config`` — privilege group ``access_control``; the seed page's rules.
+
+Choices where the pages are silent:
+
+- Authentication is one mode for the whole device. No ``Authorization`` header or wrong credentials
+  → HTTP 401, error 9 and a fresh challenge; a header of the other scheme (Basic sent to a Digest
+  device, or the reverse) → HTTP 401, error 8 ``invalid authentication method`` and the device's
+  challenge. Digest: realm ``HTTP API``, ``qop="auth"``, MD5 only, ``opaque`` checked when sent;
+  a correct answer computed on an expired, forgotten or already used (same ``nc``) nonce → 401
+  with ``stale=true``. Nonces live ``nonce_lifetime`` seconds and are forgotten on ``stop()``.
+- A path that is not served answers error 2 before authentication is looked at.
+- Injected faults hit only requests that passed authentication and the privilege check (the
+  request the device would really serve), so a Digest challenge round trip never uses one up.
+- switch/ctrl: a disabled switch → error 4 ``function is disabled`` (param ``switch``; 2N's ctrl
+  page says its firmware answers 14); a locked switch refuses on and trigger, a held one off and
+  (bistable) trigger, with error 14 ``action failed``; lock/unlock/hold/release always succeed;
+  ``timeout`` outside 1-86400 → error 12 (param ``timeout``); ``response=TEXT`` answers TEXT as in
+  2N's page. switch/status lists every switch (disabled ones inactive) with ``held`` and, when a
+  hold has a timeout, ``holdTimeout`` (whole seconds left).
+- mobilekey/config PUT: a body that is not a JSON object → error 12; ``location`` not a string →
+  12, longer than 127 characters (Python ``len``) → 13, ``keys`` not an array → 12, more than four
+  → 12; no slot or location is written on any of those errors. A key is written only when ``type``
+  (default ``rsa``) is ``rsa`` and ``key`` is strict base64 of a PKCS#1 DER RSA private key (any
+  size), or ``type`` is ``ecc`` and ``key`` is a SEC1 DER EC private key; the DER must be the
+  canonical encoding ``cryptography`` writes back (PKCS#8 is refused). A ``ctime`` that is not a
+  JSON integer in 0..2^32-1 is stored as no ctime. A slot given as ``{}`` or an invalid key
+  becomes empty; the reply is ``{"success": true}`` whatever was dropped.
+- GET in the newer shape (``key_field="publicKey"``) gives ``publicKey`` (base64 DER
+  SubjectPublicKeyInfo) instead of ``key`` and, when one is configured, ``pairingKey`` in the same
+  format next to ``location`` and ``keys``. PUT keeps the seed's shape in both modes.
+- HTTPS serves a self-signed ECDSA P-256 certificate (CN = serial number, SAN localhost,
+  127.0.0.1, ::1) made at the first start and kept across restarts, like a device's.
+  ``replace_certificate()`` loads a new one into the running server's SSL context (new TLS
+  connections get it at once), closes idle kept-alive connections at once and busy ones after
+  their reply, as a device restarting its web server would.
+- system/info defaults follow 2N's example reply (``devType`` ``2-14-0-0``, ``variantId`` 14,
+  ``customerId`` 0, ``firmwarePackage`` ``verso``, ``buildType`` ``release``); ``macAddr`` is
+  ``7C-1E-B3`` and three bytes of the serial's SHA-256; ``swVersion`` is a 2.49 firmware in the
+  seed's shape and 2.50 (the version that brought ``publicKey``) in the newer one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+import contextlib
+from dataclasses import dataclass, field
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import math
+from pathlib import Path
+import re
+import secrets
+import signal
+import ssl
+import sys
+import tempfile
+import time
+from typing import Literal, NotRequired, Required, TypedDict, get_args
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+_LOGGER = logging.getLogger(__name__)
+
+type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
+AuthMode = Literal["none", "basic", "digest"]
+Protocol = Literal["http", "https"]
+KeyField = Literal["key", "publicKey"]
+SwitchMode = Literal["monostable", "bistable"]
+SwitchType = Literal["normal", "security"]
+FaultKind = Literal[
+    "delay",
+    "disconnect",
+    "disconnect_after",
+    "malformed",
+    "http_error",
+    "error_envelope",
+    "put_partial",
+    "put_partial_error",
+]
+
+AUTH_MODES: tuple[AuthMode, ...] = ("none", "basic", "digest")
+PROTOCOLS: tuple[Protocol, ...] = ("http", "https")
+KEY_FIELDS: tuple[KeyField, ...] = ("key", "publicKey")
+SWITCH_MODES: tuple[SwitchMode, ...] = ("monostable", "bistable")
+SWITCH_ACTIONS = ("on", "off", "trigger", "lock", "unlock", "hold", "release")
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+PRIVILEGES: tuple[str, ...] = ("system", "access_control", "switches_control")
+MAX_ACCOUNTS = 5
+MAX_LOCATION = 127
+KEY_SLOTS = 4
+HOLD_TIMEOUT_RANGE = (1, 86400)
+REALM = "HTTP API"
+MAC_PREFIX = "7C-1E-B3"
+DEFAULT_SERIAL = "54-1046-0745"
+DEFAULT_NAME = "2N IP Verso"
+DEFAULT_USER, DEFAULT_PASSWORD = "admin", "2n-password"
+DEFAULT_PORT = 8183
+
+SYSTEM_INFO = "/api/system/info"
+SWITCH_CAPS = "/api/switch/caps"
+SWITCH_STATUS = "/api/switch/status"
+SWITCH_CTRL = "/api/switch/ctrl"
+MOBILEKEY_CONFIG = "/api/mobilekey/config"
+
+ERROR_TEXTS: dict[int, str] = {
+    1: "function is not supported",
+    2: "invalid request path",
+    3: "invalid request method",
+    4: "function is disabled",
+    7: "invalid connection type",
+    8: "invalid authentication method",
+    9: "authorization required",
+    10: "insufficient user privileges",
+    11: "missing mandatory parameter",
+    12: "invalid parameter value",
+    13: "parameter data too big",
+    14: "processing error",
+    15: "no data available",
+    17: "parameter collision",
+    18: "rejected",
+}
+_SECRET_FIELDS = frozenset({"key", "privateKey", "password", "pairingKey"})
+_AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+
+
+# ----- reply shapes ----------------------------------------------------------------------------
+class SystemInfo(TypedDict):
+    """``result`` of ``api/system/info``."""
+
+    deviceName: str
+    variant: str
+    serialNumber: str
+    macAddr: str
+    hwVersion: str
+    swVersion: str
+    buildType: str
+    devType: str
+    variantId: int
+    customerId: int
+    firmwarePackage: str
+
+
+class SystemInfoUpdate(TypedDict, total=False):
+    """Fields of :class:`SystemInfo` to override in the constructor."""
+
+    deviceName: str
+    variant: str
+    serialNumber: str
+    macAddr: str
+    hwVersion: str
+    swVersion: str
+    buildType: str
+    devType: str
+    variantId: int
+    customerId: int
+    firmwarePackage: str
+
+
+class SwitchCaps(TypedDict, total=False):
+    """One entry of ``switch/caps``; a disabled switch has only ``switch`` and ``enabled``."""
+
+    switch: Required[int]
+    enabled: Required[bool]
+    mode: SwitchMode
+    switchOnDuration: float
+    type: SwitchType
+
+
+class SwitchStatus(TypedDict):
+    """One entry of ``switch/status``."""
+
+    switch: int
+    active: bool
+    locked: bool
+    held: bool
+    holdTimeout: NotRequired[int]
+
+
+class SwitchCapsResult(TypedDict):
+    switches: list[SwitchCaps]
+
+
+class SwitchStatusResult(TypedDict):
+    switches: list[SwitchStatus]
+
+
+class KeyObject(TypedDict, total=False):
+    """A key slot as GET shows it; ``{}`` for an empty slot."""
+
+    type: str
+    key: str
+    publicKey: str
+    ctime: int
+
+
+class MobileKeyConfig(TypedDict):
+    """``result`` of ``GET api/mobilekey/config``."""
+
+    location: str
+    keys: list[KeyObject]
+    pairingKey: NotRequired[KeyObject]
+
+
+class ApiErrorBody(TypedDict):
+    code: int
+    param: NotRequired[str]
+    description: str
+
+
+type Result = SystemInfo | SwitchCapsResult | SwitchStatusResult | MobileKeyConfig
+
+
+class Envelope(TypedDict):
+    success: bool
+    result: NotRequired[Result]
+    error: NotRequired[ApiErrorBody]
+
+
+class ApiError(Exception):
+    """An error the device answers inside the envelope."""
+
+    def __init__(
+        self,
+        code: int,
+        param: str | None = None,
+        *,
+        description: str | None = None,
+        status: int = 200,
+        challenge: str | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.code, self.param, self.status, self.challenge = code, param, status, challenge
+        self.description = description or ERROR_TEXTS[code]
+
+    def envelope(self) -> Envelope:
+        error: ApiErrorBody = {"code": self.code, "description": self.description}
+        if self.param is not None:
+            error = {"code": self.code, "param": self.param, "description": self.description}
+        return {"success": False, "error": error}
+
+
+# ----- model -----------------------------------------------------------------------------------
+@dataclass
+class Account:
+    """One HTTP API account (a device has at most five)."""
+
+    username: str
+    password: str = field(repr=False)
+    privileges: frozenset[str] = frozenset(PRIVILEGES)
+
+
+@dataclass
+class SimSwitch:
+    """One switch: its configuration (caps) and its state (status)."""
+
+    switch: int
+    enabled: bool = True
+    mode: SwitchMode = "monostable"
+    on_duration: float = 5.0  # seconds a monostable switch stays active (switchOnDuration)
+    type: SwitchType = "normal"
+    locked: bool = False
+    held: bool = False
+    hold_until: float | None = None  # time.monotonic() when a timed hold ends
+    latched: bool = False  # bistable state
+    active_until: float = 0.0  # time.monotonic() when a monostable activation ends
+    activations: int = 0  # times it was switched on (on, trigger, hold) by the API
+
+    def is_held(self, now: float) -> bool:
+        return self.held and (self.hold_until is None or now < self.hold_until)
+
+    def is_active(self, now: float) -> bool:
+        if not self.enabled or self.locked:
+            return False
+        if self.is_held(now):
+            return True
+        return self.latched if self.mode == "bistable" else now < self.active_until
+
+    def caps(self) -> SwitchCaps:
+        if not self.enabled:
+            return {"switch": self.switch, "enabled": False}
+        duration = self.on_duration
+        return {
+            "switch": self.switch,
+            "enabled": True,
+            "mode": self.mode,
+            "switchOnDuration": int(duration) if duration == int(duration) else duration,
+            "type": self.type,
+        }
+
+    def status(self, now: float) -> SwitchStatus:
+        held = self.is_held(now)
+        reply: SwitchStatus = {
+            "switch": self.switch,
+            "active": self.is_active(now),
+            "locked": self.locked,
+            "held": held,
+        }
+        if held and self.hold_until is not None:
+            reply["holdTimeout"] = math.ceil(self.hold_until - now)
+        return reply
+
+
+@dataclass(frozen=True)
+class MobileKey:
+    """A stored mobile key (Bluetooth authentication) with its private DER."""
+
+    type: str  # "rsa", "ecc" or "unknown"
+    private_der: bytes = field(repr=False)
+    ctime: int | None = None
+
+    @classmethod
+    def generate(cls, key_type: str = "rsa", ctime: int | None = None) -> MobileKey:
+        private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        if key_type == "ecc":
+            private = ec.generate_private_key(ec.SECP256R1())
+        else:
+            private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        der = private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        return cls(key_type, der, ctime)
+
+    @property
+    def key_b64(self) -> str:
+        return base64.b64encode(self.private_der).decode()
+
+    @property
+    def public_der(self) -> bytes | None:
+        """DER SubjectPublicKeyInfo of the public half; None when the DER is not a key."""
+        try:
+            private = serialization.load_der_private_key(self.private_der, None)
+        except ValueError, TypeError, UnsupportedAlgorithm:
+            return None
+        return private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def as_object(self, key_field: KeyField) -> KeyObject:
+        reply: KeyObject = {"type": self.type}
+        if key_field == "key":
+            reply["key"] = self.key_b64
+        elif (public := self.public_der) is not None:
+            reply["publicKey"] = base64.b64encode(public).decode()
+        if self.ctime is not None:
+            reply["ctime"] = self.ctime
+        return reply
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the device received it; secrets are masked, passwords never kept."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    username: str | None  # the name the client authenticated (or tried to) with
+    body: JsonValue  # parsed JSON (or form) with key material masked; None when empty
+    received_at: float  # time.monotonic()
+    authenticated: bool = False  # credentials accepted (always True when auth is "none")
+    status: int | None = None  # HTTP status; None while running or when the connection was cut
+    error_code: int | None = None  # 2N error code of the reply, if any
+    fault: FaultKind | None = None
+
+
+@dataclass
+class _Fault:
+    kind: FaultKind
+    path: str | None
+    remaining: int | None
+    seconds: float | None
+    keys_written: int
+
+
+@dataclass
+class _Nonce:
+    issued_at: float
+    used: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Call:
+    request: web.Request
+    params: dict[str, str]
+    body: bytes
+    record: RecordedRequest
+    fault: _Fault | None
+
+
+type _Outcome = Result | web.StreamResponse | None
+type _Handler = Callable[[_Call], Awaitable[_Outcome]]
+
+
+@dataclass(frozen=True)
+class _Route:
+    methods: tuple[str, ...]
+    privilege: str | None
+    handler: _Handler
+
+
+class _Disconnect(Exception):
+    """Cut the connection instead of answering."""
+
+
+# ----- helpers ---------------------------------------------------------------------------------
+def api_path(path: str) -> str:
+    """``switch/ctrl``, ``api/switch/ctrl`` and ``/api/switch/ctrl`` all name one path."""
+    path = path.strip().lstrip("/")
+    return "/" + (path if path.startswith("api/") else "api/" + path)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _mask(value: object) -> str:
+    if isinstance(value, str) and value:
+        digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+        return f"{value[:4]}…[{len(value)} chars, sha256 {digest}]"
+    return "…"
+
+
+def _masked(value: object) -> JsonValue:
+    if isinstance(value, dict):
+        return {
+            str(name): _mask(item) if name in _SECRET_FIELDS else _masked(item)
+            for name, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def _parse_auth_params(text: str) -> dict[str, str]:
+    return {
+        match.group(1).lower(): (
+            re.sub(r"\\(.)", r"\1", match.group(2))
+            if match.group(2) is not None
+            else match.group(3)
+        )
+        for match in _AUTH_PARAM.finditer(text)
+    }
+
+
+def _valid_private_der(der: bytes, key_type: str) -> bool:
+    """PKCS#1 RSA (type rsa) or SEC1 EC (type ecc) private key, canonical DER."""
+    try:
+        private = serialization.load_der_private_key(der, None)
+    except ValueError, TypeError, UnsupportedAlgorithm:
+        return False
+    if not isinstance(
+        private, rsa.RSAPrivateKey if key_type == "rsa" else ec.EllipticCurvePrivateKey
+    ):
+        return False
+    written = private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return written == der
+
+
+def _ctime(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF:
+        return value
+    return None
+
+
+def _parse_key(entry: object) -> MobileKey | None:
+    """A key object of a PUT, or None when the device would silently not write it."""
+    if not isinstance(entry, dict):
+        return None
+    key_type, data = entry.get("type", "rsa"), entry.get("key")
+    if key_type not in ("rsa", "ecc") or not isinstance(data, str):
+        return None
+    try:
+        der = base64.b64decode(data, validate=True)
+    except binascii.Error:
+        return None
+    if not _valid_private_der(der, key_type):
+        return None
+    return MobileKey(key_type, der, _ctime(entry.get("ctime")))
+
+
+def _self_signed_certificate(common_name: str) -> tuple[bytes, bytes, bytes]:
+    """(certificate DER, certificate PEM, key PEM) of a new self-signed certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "2N device simulator"),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    san = x509.SubjectAlternativeName(
+        [
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1")),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(san, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return (
+        cert.public_bytes(serialization.Encoding.DER),
+        cert.public_bytes(serialization.Encoding.PEM),
+        key_pem,
+    )
+
+
+def default_switches() -> list[SimSwitch]:
+    """Switch 1 monostable 5 s, switch 2 bistable, switches 3 and 4 disabled."""
+    return [
+        SimSwitch(1, mode="monostable", on_duration=5.0),
+        SimSwitch(2, mode="bistable"),
+        SimSwitch(3, enabled=False),
+        SimSwitch(4, enabled=False),
+    ]
+
+
+# ----- the device ------------------------------------------------------------------------------
+class TwoNDeviceSimulator:
+    """An aiohttp server answering like a 2N intercom's HTTP API (system, switches, mobile key)."""
+
+    def __init__(
+        self,
+        *,
+        auth: AuthMode = "digest",
+        accounts: Mapping[str, tuple[str, Iterable[str]]] | None = None,
+        protocol: Protocol = "http",
+        serial: str = DEFAULT_SERIAL,
+        name: str = DEFAULT_NAME,
+        mac: str | None = None,
+        info: SystemInfoUpdate | None = None,
+        switches: Iterable[SimSwitch] | None = None,
+        key_field: KeyField = "key",
+        location: str | None = None,
+        pairing_key: MobileKey | None = None,
+        nonce_lifetime: float = 300.0,
+        fault_delay: float = 10.0,
+        log_path: str | Path | None = None,
+    ) -> None:
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {AUTH_MODES}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}")
+        if key_field not in KEY_FIELDS:
+            raise ValueError(f"key_field must be one of {KEY_FIELDS}")
+        self.auth: AuthMode = auth
+        self.protocol: Protocol = protocol
+        self.key_field: KeyField = key_field
+        self.accounts: dict[str, Account] = {}
+        for username, (password, privileges) in (
+            accounts if accounts is not None else {DEFAULT_USER: (DEFAULT_PASSWORD, PRIVILEGES)}
+        ).items():
+            self.set_account(username, password, privileges)
+        if mac is None:
+            digest = hashlib.sha256(serial.encode()).digest()
+            mac = MAC_PREFIX + "".join(f"-{byte:02X}" for byte in digest[:3])
+        self.info: SystemInfo = {
+            "deviceName": name,
+            "variant": "2N IP Verso",
+            "serialNumber": serial,
+            "macAddr": mac,
+            "hwVersion": "570v1",
+            "swVersion": "2.50.0.76.2" if key_field == "publicKey" else "2.49.1.71.3",
+            "buildType": "release",
+            "devType": "2-14-0-0",
+            "variantId": 14,
+            "customerId": 0,
+            "firmwarePackage": "verso",
+        }
+        self.info.update(info or {})
+        self.switches: dict[int, SimSwitch] = {
+            item.switch: item for item in (default_switches() if switches is None else switches)
+        }
+        self.location: str = serial if location is None else location
+        self.mobile_keys: list[MobileKey | None] = [None] * KEY_SLOTS
+        self.pairing_key = pairing_key
+        self.nonce_lifetime = nonce_lifetime
+        self.fault_delay = fault_delay
+        self.log_path = None if log_path is None else Path(log_path)
+        self.requests: list[RecordedRequest] = []
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+        self._cert: tuple[bytes, bytes, bytes] | None = None  # DER, PEM, key PEM
+        self._nonces: dict[str, _Nonce] = {}
+        self._opaque = secrets.token_hex(16)
+        self._faults: list[_Fault] = []
+        self._stopping = asyncio.Event()
+        self._serving: set[asyncio.BaseTransport] = set()  # connections inside a request
+        self._routes: dict[str, _Route] = {
+            SYSTEM_INFO: _Route(("GET", "POST"), None, self._system_info),
+            SWITCH_CAPS: _Route(("GET", "POST"), "switches_control", self._switch_caps),
+            SWITCH_STATUS: _Route(("GET", "POST"), "switches_control", self._switch_status),
+            SWITCH_CTRL: _Route(("GET", "POST"), "switches_control", self._switch_ctrl),
+            MOBILEKEY_CONFIG: _Route(("GET", "PUT"), "access_control", self._mobilekey_config),
+        }
+
+    # ----- control -----------------------------------------------------------------------------
+    def set_account(self, username: str, password: str, privileges: Iterable[str]) -> Account:
+        """Add or change an account; at most five, privilege groups from ``PRIVILEGES``."""
+        groups = frozenset(privileges)
+        if unknown := groups - set(PRIVILEGES):
+            raise ValueError(f"unknown privilege groups {sorted(unknown)}; known: {PRIVILEGES}")
+        if username not in self.accounts and len(self.accounts) >= MAX_ACCOUNTS:
+            raise ValueError(f"a 2N device has at most {MAX_ACCOUNTS} HTTP API accounts")
+        if not username or ":" in username:
+            raise ValueError("a username is not empty and has no ':'")
+        account = Account(username, password, groups)
+        self.accounts[username] = account
+        return account
+
+    def remove_account(self, username: str) -> None:
+        self.accounts.pop(username, None)
+
+    def expire_nonces(self) -> None:
+        """Forget every Digest nonce: the next request with one gets a ``stale=true`` challenge."""
+        self._nonces.clear()
+
+    def set_keys(self, keys: Iterable[MobileKey | None]) -> None:
+        """Store up to four keys from slot 1 on; the rest of the slots become empty."""
+        slots = list(keys)
+        if len(slots) > KEY_SLOTS:
+            raise ValueError(f"at most {KEY_SLOTS} keys")
+        self.mobile_keys = slots + [None] * (KEY_SLOTS - len(slots))
+
+    def inject_fault(
+        self,
+        path: str | None,
+        kind: FaultKind,
+        times: int | None = 1,
+        *,
+        seconds: float | None = None,
+        keys_written: int = 1,
+    ) -> None:
+        """Spoil the next ``times`` (None: every) served requests to ``path`` (None: any path).
+
+        ``delay`` waits ``seconds`` (default ``fault_delay``) then answers normally;
+        ``disconnect`` cuts the connection before acting, ``disconnect_after`` after acting;
+        ``malformed`` answers non-JSON; ``http_error`` answers HTTP 500 with an HTML page;
+        ``error_envelope`` answers error 14 without acting; ``put_partial`` (cut) and
+        ``put_partial_error`` (error 14) only hit a mobile key PUT: they write the location and the
+        first ``keys_written`` slots of the request, leaving the other slots as they were.
+        aiohttp's client sends an idempotent request (GET, PUT) a second time when the connection
+        is cut, so a cut meant to reach such a client needs ``times=2`` (and a Digest retry
+        replays the nonce count, which the device answers 401 ``stale=true``).
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 or None")
+        target = None if path is None else api_path(path)
+        self._faults.append(_Fault(kind, target, times, seconds, keys_written))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def count(self, path: str, method: str | None = None) -> int:
+        """Requests received for ``path`` (any form of :func:`api_path`), challenges included."""
+        target = api_path(path)
+        return sum(
+            1
+            for request in self.requests
+            if request.path == target and (method is None or request.method == method.upper())
+        )
+
+    @property
+    def url(self) -> str:
+        return f"{self.protocol}://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    # ----- certificate -------------------------------------------------------------------------
+    @property
+    def certificate_der(self) -> bytes:
+        if self._cert is None:
+            raise RuntimeError("no certificate yet: HTTPS makes one at the first start")
+        return self._cert[0]
+
+    @property
+    def certificate_pem(self) -> str:
+        if self._cert is None:
+            raise RuntimeError("no certificate yet: HTTPS makes one at the first start")
+        return self._cert[1].decode()
+
+    @property
+    def certificate_sha256(self) -> bytes:
+        """SHA-256 of the DER certificate the server presents (for ``aiohttp.Fingerprint``)."""
+        return hashlib.sha256(self.certificate_der).digest()
+
+    @property
+    def certificate_fingerprint(self) -> str:
+        return ":".join(f"{byte:02X}" for byte in self.certificate_sha256)
+
+    def replace_certificate(self) -> bytes:
+        """Serve a new self-signed certificate from now on; returns its SHA-256.
+
+        New TLS connections get it at once; idle kept-alive connections are closed at once and
+        busy ones after their reply, as a device restarting its web server would.
+        """
+        self._cert = _self_signed_certificate(self.info["serialNumber"])
+        if self._ssl_context is not None:
+            self._load_certificate(self._ssl_context)
+        if self._runner is not None and self._runner.server is not None:
+            for connection in self._runner.server.connections:
+                if connection.transport in self._serving:
+                    connection.close()  # after the reply it is writing
+                else:
+                    connection.force_close()  # idle keep-alive connection
+        return self.certificate_sha256
+
+    def _load_certificate(self, context: ssl.SSLContext) -> None:
+        assert self._cert is not None
+        with tempfile.TemporaryDirectory(prefix="two-n-sim-") as folder:
+            cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
+            cert_file.write_bytes(self._cert[1])
+            key_file.write_bytes(self._cert[2])
+            context.load_cert_chain(cert_file, key_file)
+
+    # ----- server ------------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on host:port; port 0 picks a free port, or reuses the previous one on restart."""
+        if self._runner is not None:
+            raise RuntimeError("simulator already running")
+        if port == 0 and self.port and host == self.host:
+            port = self.port  # the device comes back at the address the user configured
+        context: ssl.SSLContext | None = None
+        if self.protocol == "https":
+            if self._cert is None:
+                self._cert = _self_signed_certificate(self.info["serialNumber"])
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._load_certificate(context)
+        self._stopping = asyncio.Event()
+        app = web.Application(client_max_size=256 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner, self._ssl_context = runner, context
+        self.host, self.port = host, int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop listening (a reboot: Digest nonces are forgotten, configuration is kept)."""
+        self._stopping.set()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        self._ssl_context = None
+        self._nonces.clear()
+
+    async def __aenter__(self) -> TwoNDeviceSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ----- plumbing ----------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        params = dict(request.query)
+        parsed: object = None
+        if body and request.method == "POST" and request.content_type.endswith("urlencoded"):
+            form = dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+            params = {**params, **form}
+            parsed = form
+        elif body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = f"<{len(body)} bytes, not JSON>"
+        record = RecordedRequest(
+            request.method,
+            request.path,
+            dict(params),
+            None,
+            _masked(parsed),
+            time.monotonic(),
+        )
+        self.requests.append(record)
+        transport = request.transport
+        if transport is not None:
+            self._serving.add(transport)
+        try:
+            response = await self._serve(request, _Call(request, params, body, record, None))
+        except _Disconnect:
+            if transport is not None:
+                transport.abort()
+            self._log(record, "connection cut")
+            return web.Response(status=204)  # never reaches the client
+        finally:
+            if transport is not None:
+                self._serving.discard(transport)
+        record.status = response.status
+        self._log(record, f"HTTP {response.status}")
+        return response
+
+    async def _serve(self, request: web.Request, call: _Call) -> web.StreamResponse:
+        record = call.record
+        try:
+            route = self._routes.get(request.path)
+            if route is None:
+                raise ApiError(2)
+            if request.method not in route.methods:
+                raise ApiError(3)
+            account = self._authenticate(request, record)
+            privilege = route.privilege
+            if (
+                privilege is not None
+                and account is not None
+                and privilege not in account.privileges
+            ):
+                raise ApiError(10, privilege)
+            call.fault = fault = self._take_fault(request.path, request.method)
+            if fault is not None:
+                record.fault = fault.kind
+                early = await self._early_fault(fault)
+                if early is not None:
+                    return early
+            outcome = await route.handler(call)
+            if fault is not None and fault.kind == "disconnect_after":
+                raise _Disconnect
+        except ApiError as err:
+            record.error_code = err.code
+            response = web.json_response(err.envelope(), status=err.status)
+            if err.challenge is not None:
+                response.headers["WWW-Authenticate"] = err.challenge
+            return response
+        if isinstance(outcome, web.StreamResponse):
+            return outcome
+        envelope: Envelope = {"success": True}
+        if outcome is not None:
+            envelope["result"] = outcome
+        return web.json_response(envelope)
+
+    def _take_fault(self, path: str, method: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.path is not None and fault.path != path:
+                continue
+            if fault.kind.startswith("put_partial") and (
+                path != MOBILEKEY_CONFIG or method != "PUT"
+            ):
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+            return fault
+        return None
+
+    async def _early_fault(self, fault: _Fault) -> web.StreamResponse | None:
+        """The reply of a fault that replaces the device's work; None to go on serving."""
+        if fault.kind == "delay":
+            seconds = self.fault_delay if fault.seconds is None else fault.seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+            return None
+        if fault.kind == "disconnect":
+            raise _Disconnect
+        if fault.kind == "malformed":
+            return web.Response(
+                text='{"success": true, "result": ', content_type="application/json"
+            )
+        if fault.kind == "http_error":
+            html = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+            return web.Response(status=500, text=html, content_type="text/html")
+        if fault.kind == "error_envelope":
+            raise ApiError(14)
+        return None  # disconnect_after and put_partial*: the handler's business
+
+    def _log(self, record: RecordedRequest, outcome: str) -> None:
+        query = "&".join(f"{key}={value}" for key, value in record.query.items())
+        parts = [
+            f"{record.method} {record.path}{'?' + query if query else ''}",
+            f"user={record.username or '-'}",
+        ]
+        if record.body is not None and record.method in ("PUT", "POST"):
+            parts.append(f"body={json.dumps(record.body, ensure_ascii=False)}")
+        parts.append(f"-> {outcome}")
+        if record.error_code is not None:
+            parts.append(f"error {record.error_code}")
+        if record.fault is not None:
+            parts.append(f"fault={record.fault}")
+        line = " ".join(parts)
+        _LOGGER.info("%s", line)
+        if self.log_path is not None:
+            stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"{stamp} {line}\n")
+
+    # ----- authentication ----------------------------------------------------------------------
+    def _challenge(self, stale: bool = False) -> str:
+        now = time.monotonic()
+        for nonce, state in list(self._nonces.items()):
+            if now - state.issued_at > self.nonce_lifetime:
+                del self._nonces[nonce]
+        if self.auth == "basic":
+            return f'Basic realm="{REALM}"'
+        nonce = secrets.token_hex(16)
+        self._nonces[nonce] = _Nonce(now)
+        return (
+            f'Digest realm="{REALM}", qop="auth", nonce="{nonce}", opaque="{self._opaque}", '
+            f"algorithm=MD5{', stale=true' if stale else ''}"
+        )
+
+    def _unauthorized(self, code: int = 9, *, stale: bool = False) -> ApiError:
+        return ApiError(code, status=401, challenge=self._challenge(stale))
+
+    def _authenticate(self, request: web.Request, record: RecordedRequest) -> Account | None:
+        """The account of a request (None when the device asks for none), or raise 401."""
+        if self.auth == "none":
+            record.authenticated = True
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, credentials = header.strip().partition(" ")
+        if not scheme:
+            raise self._unauthorized()
+        if scheme.lower() != self.auth:
+            raise self._unauthorized(8)
+        if self.auth == "basic":
+            account = self._check_basic(credentials, record)
+        else:
+            account = self._check_digest(request, credentials, record)
+        record.authenticated = True
+        return account
+
+    def _check_basic(self, credentials: str, record: RecordedRequest) -> Account:
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except binascii.Error, UnicodeDecodeError:
+            raise self._unauthorized() from None
+        username, _, password = decoded.partition(":")
+        record.username = username
+        account = self.accounts.get(username)
+        if account is None or not hmac.compare_digest(account.password.encode(), password.encode()):
+            raise self._unauthorized()
+        return account
+
+    def _check_digest(
+        self, request: web.Request, credentials: str, record: RecordedRequest
+    ) -> Account:
+        fields = _parse_auth_params(credentials)
+        record.username = fields.get("username")
+        needed = ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")
+        account = self.accounts.get(fields.get("username", ""))
+        if (
+            account is None
+            or any(name not in fields for name in needed)
+            or fields["realm"] != REALM
+            or fields["qop"] != "auth"
+            or fields.get("algorithm", "MD5").upper() != "MD5"
+            or fields.get("opaque", self._opaque) != self._opaque
+            or fields["uri"] not in (request.raw_path, request.path_qs)
+        ):
+            raise self._unauthorized()
+        ha1 = _md5(f"{account.username}:{REALM}:{account.password}")
+        ha2 = _md5(f"{request.method}:{fields['uri']}")
+        nonce, nc, cnonce = fields["nonce"], fields["nc"], fields["cnonce"]
+        expected = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+        if not hmac.compare_digest(expected, fields["response"].lower()):
+            raise self._unauthorized()
+        try:
+            count = int(nc, 16)
+        except ValueError:
+            raise self._unauthorized() from None
+        state = self._nonces.get(nonce)
+        if (
+            state is None
+            or time.monotonic() - state.issued_at > self.nonce_lifetime
+            or count in state.used
+        ):
+            raise self._unauthorized(stale=True)
+        state.used.add(count)
+        return account
+
+    # ----- vendor behaviour --------------------------------------------------------------------
+    async def _system_info(self, call: _Call) -> SystemInfo:
+        return self.info.copy()
+
+    def _switch_param(self, params: Mapping[str, str], required: bool) -> SimSwitch | None:
+        text = params.get("switch")
+        if text is None or text == "":
+            if required:
+                raise ApiError(11, "switch")
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            raise ApiError(12, "switch") from None
+        if number not in self.switches:
+            raise ApiError(12, "switch")
+        return self.switches[number]
+
+    def _chosen(self, params: Mapping[str, str]) -> list[SimSwitch]:
+        one = self._switch_param(params, required=False)
+        return [one] if one is not None else sorted(self.switches.values(), key=lambda s: s.switch)
+
+    async def _switch_caps(self, call: _Call) -> SwitchCapsResult:
+        return {"switches": [item.caps() for item in self._chosen(call.params)]}
+
+    async def _switch_status(self, call: _Call) -> SwitchStatusResult:
+        now = time.monotonic()
+        return {"switches": [item.status(now) for item in self._chosen(call.params)]}
+
+    async def _switch_ctrl(self, call: _Call) -> _Outcome:
+        params = call.params
+        item = self._switch_param(params, required=True)
+        assert item is not None
+        action = params.get("action")
+        if not action:
+            raise ApiError(11, "action")
+        if action not in SWITCH_ACTIONS:
+            raise ApiError(12, "action")
+        timeout: int | None = None
+        if action == "hold" and params.get("timeout"):
+            try:
+                timeout = int(params["timeout"])
+            except ValueError:
+                raise ApiError(12, "timeout") from None
+            low, high = HOLD_TIMEOUT_RANGE
+            if not low <= timeout <= high:
+                raise ApiError(12, "timeout")
+        if not item.enabled:
+            raise ApiError(4, "switch")
+        self._act(item, action, timeout)
+        if text := params.get("response"):
+            return web.Response(text=text)
+        return None
+
+    def _act(self, item: SimSwitch, action: str, timeout: int | None) -> None:
+        """Apply an action; lock, unlock, hold and release always succeed (2N's ctrl page)."""
+        now = time.monotonic()
+        failed = ApiError(14, description="action failed")
+        if action == "lock":
+            item.locked, item.latched, item.active_until = True, False, 0.0
+        elif action == "unlock":
+            item.locked = False
+        elif action == "release":
+            item.held, item.hold_until = False, None
+        elif action == "hold":
+            item.held, item.hold_until = True, None if timeout is None else now + timeout
+            item.activations += int(not item.locked)
+        elif item.locked:
+            if action != "off":
+                raise failed  # a locked switch is off and cannot be switched on
+        elif item.is_held(now):
+            if action == "off" or (action == "trigger" and item.mode == "bistable"):
+                raise failed  # a held switch is on and cannot be switched off
+        elif action == "off":
+            item.latched, item.active_until = False, 0.0
+        elif item.mode == "bistable":
+            item.latched = True if action == "on" else not item.latched
+            item.activations += int(item.latched)
+        else:  # monostable on / trigger: active for switchOnDuration, then off by itself
+            item.active_until = now + item.on_duration
+            item.activations += 1
+
+    async def _mobilekey_config(self, call: _Call) -> _Outcome:
+        if call.request.method == "GET":
+            config: MobileKeyConfig = {
+                "location": self.location,
+                "keys": [
+                    {} if slot is None else slot.as_object(self.key_field)
+                    for slot in self.mobile_keys
+                ],
+            }
+            if self.key_field == "publicKey" and self.pairing_key is not None:
+                config["pairingKey"] = self.pairing_key.as_object("publicKey")
+            return config
+        try:
+            data: object = json.loads(call.body)
+        except ValueError:
+            raise ApiError(12) from None
+        if not isinstance(data, dict):
+            raise ApiError(12)
+        location = data.get("location")
+        if "location" in data:
+            if not isinstance(location, str):
+                raise ApiError(12, "location")
+            if len(location) > MAX_LOCATION:
+                raise ApiError(13, "location")
+        slots: list[MobileKey | None] | None = None
+        if "keys" in data:
+            entries = data["keys"]
+            if not isinstance(entries, list) or len(entries) > KEY_SLOTS:
+                raise ApiError(12, "keys")
+            slots = [_parse_key(entry) for entry in entries]
+            slots += [None] * (KEY_SLOTS - len(slots))
+        fault = call.fault
+        partial = fault is not None and fault.kind in ("put_partial", "put_partial_error")
+        if isinstance(location, str):
+            self.location = location
+        if slots is not None:
+            written = KEY_SLOTS
+            if partial:
+                assert fault is not None
+                written = max(0, min(fault.keys_written, KEY_SLOTS))
+            self.mobile_keys[:written] = slots[:written]
+        if partial:
+            assert fault is not None
+            if fault.kind == "put_partial":
+                raise _Disconnect
+            raise ApiError(14)
+        return None
+
+
+# ----- command line ------------------------------------------------------------------------------
+def _user_spec(text: str) -> tuple[str, str, frozenset[str]]:
+    username, sep, rest = text.partition(":")
+    if not username or not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME:PASSWORD[:PRIV,...], got {text!r}")
+    password, privileges = rest, frozenset(PRIVILEGES)
+    head, sep, tail = rest.rpartition(":")
+    groups = [group.strip() for group in tail.split(",") if group.strip()]
+    if sep and (not tail or tail == "all" or all(group in PRIVILEGES for group in groups)):
+        password = head
+        privileges = frozenset(PRIVILEGES) if tail == "all" else frozenset(groups)
+    return username, password, privileges
+
+
+def _switch_spec(text: str) -> SimSwitch:
+    parts = text.split(":")
+    try:
+        number = int(parts[0])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"switch number expected in {text!r}") from None
+    mode = parts[1] if len(parts) > 1 else "monostable"
+    if mode == "disabled":
+        return SimSwitch(number, enabled=False)
+    if mode not in SWITCH_MODES:
+        raise argparse.ArgumentTypeError(f"mode is monostable, bistable or disabled: {text!r}")
+    seconds = 5.0
+    kind: SwitchType = "normal"
+    for extra in parts[2:]:
+        if extra == "security":
+            kind = "security"
+        else:
+            try:
+                seconds = float(extra)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"bad SECONDS in {text!r}") from None
+    return SimSwitch(number, mode=mode, on_duration=seconds, type=kind)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    privileges = ", ".join(PRIVILEGES)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.two_n",
+        description=(
+            "Simulate a 2N intercom's HTTP API: api/system/info, api/switch/caps|status|ctrl and "
+            "api/mobilekey/config, with None, Basic or Digest authentication over HTTP or HTTPS."
+        ),
+        epilog=(
+            f"Built-in account (used when no --user is given): {DEFAULT_USER}:{DEFAULT_PASSWORD} "
+            f"with every privilege group ({privileges}). Privilege groups: system (nothing "
+            "needs it yet; api/system/info needs no privilege), access_control "
+            "(api/mobilekey/config), switches_control (api/switch/*). Example: "
+            "python -m simulators.two_n --protocol https --user door:secret:switches_control "
+            "--user keys:secret2:access_control"
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port, 0 for any free port (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="http",
+        help="http, or https with a self-signed certificate made at start whose SHA-256 "
+        "fingerprint is printed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="digest",
+        help="HTTP authentication the device asks for: none, basic or digest (RFC 7616, MD5, "
+        "qop=auth; a real device's default) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--user",
+        type=_user_spec,
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD[:PRIV,...]",
+        help=f"an HTTP API account (repeatable, at most {MAX_ACCOUNTS}); PRIV is a comma list of "
+        f"{privileges} or 'all' (the default); an empty list gives no privilege. Any --user "
+        f"replaces the built-in {DEFAULT_USER}:{DEFAULT_PASSWORD}",
+    )
+    parser.add_argument(
+        "--serial",
+        default=DEFAULT_SERIAL,
+        help="serial number (system/info, default mobile key location) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--name", default=DEFAULT_NAME, help="deviceName in system/info (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--mac", help=f"macAddr in system/info (default: {MAC_PREFIX}-.. derived from the serial)"
+    )
+    parser.add_argument(
+        "--switch",
+        type=_switch_spec,
+        action="append",
+        default=[],
+        metavar="N:MODE[:SECONDS][:security]",
+        help="a switch (repeatable): MODE monostable (active SECONDS, default 5, then off by "
+        "itself), bistable or disabled. Any --switch replaces the default: 1 monostable 5 s, "
+        "2 bistable, 3 and 4 disabled",
+    )
+    parser.add_argument(
+        "--key-field",
+        choices=KEY_FIELDS,
+        default="key",
+        help="GET api/mobilekey/config shape: 'key' (the seed page: private keys) or "
+        "'publicKey' (newer firmware: public halves, and pairingKey) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--location", help="initial mobile key location (default: the serial number)"
+    )
+    parser.add_argument(
+        "--pairing-key",
+        action="store_true",
+        help="hold a random RSA pairing key (shown as pairingKey with --key-field publicKey)",
+    )
+    parser.add_argument(
+        "--nonce-lifetime",
+        type=float,
+        default=300.0,
+        help="seconds a Digest nonce stays valid before it is answered stale=true "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log",
+        metavar="FILE",
+        help="append one line per request to FILE (passwords never, key material masked)",
+    )
+    return parser
+
+
+def simulator_from_args(args: argparse.Namespace) -> TwoNDeviceSimulator:
+    users: list[tuple[str, str, frozenset[str]]] = args.user
+    if len(users) > MAX_ACCOUNTS:
+        raise ValueError(f"at most {MAX_ACCOUNTS} accounts")
+    switches: list[SimSwitch] = args.switch
+    return TwoNDeviceSimulator(
+        auth=args.auth,
+        accounts={name: (password, groups) for name, password, groups in users} or None,
+        protocol=args.protocol,
+        serial=args.serial,
+        name=args.name,
+        mac=args.mac,
+        switches=switches or None,
+        key_field=args.key_field,
+        location=args.location,
+        pairing_key=MobileKey.generate() if args.pairing_key else None,
+        nonce_lifetime=args.nonce_lifetime,
+        log_path=args.log,
+    )
+
+
+def describe(simulator: TwoNDeviceSimulator) -> list[str]:
+    """The lines printed at start: URL, certificate fingerprint, accounts, switches."""
+    lines = [f"2N device simulator at {simulator.url} (authentication: {simulator.auth})"]
+    if simulator.protocol == "https":
+        lines.append(f"certificate SHA-256 {simulator.certificate_fingerprint}")
+    for account in simulator.accounts.values():
+        builtin = account.username == DEFAULT_USER and account.password == DEFAULT_PASSWORD
+        password = account.password if builtin else _mask(account.password)
+        groups = ", ".join(sorted(account.privileges)) or "no privilege"
+        lines.append(f"account {account.username} password {password}: {groups}")
+    for item in sorted(simulator.switches.values(), key=lambda s: s.switch):
+        what = "disabled" if not item.enabled else f"{item.mode} {item.type}"
+        if item.enabled and item.mode == "monostable":
+            what += f" {item.on_duration:g} s"
+        lines.append(f"switch {item.switch}: {what}")
+    return lines
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    simulator = simulator_from_args(args)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    await simulator.start(args.host, args.port)
+    print("\n".join(describe(simulator)), flush=True)
+    try:
+        await stopped.wait()
+    finally:
+        await simulator.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()
