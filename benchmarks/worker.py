@@ -44,7 +44,7 @@ from .bare import BareDoordeck, BareTheKeys
 from .hass_core import start_home_assistant, write_config_entries
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-FLOW_VERSION, FLOW_MINOR_VERSION = 1, 1
+FLOW_VERSION, FLOW_MINOR_VERSION = 2, 1
 
 
 def rss_bytes() -> int:
@@ -70,7 +70,7 @@ def thekeys_entry(gateway: dict[str, Any], *, polling: bool) -> config_entries.C
         subentries_data=[
             config_entries.ConfigSubentryData(
                 data={"identifier": identifier, "share_code": code},
-                subentry_type="lock",
+                subentry_type="thekeys_lock",
                 title=f"Lock {identifier}",
                 unique_id=str(identifier),
             )

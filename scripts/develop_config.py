@@ -35,8 +35,8 @@ from homeassistant.util import dt as dt_util
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "multilock"
-# The entry as version 1.1 of the config flow creates it; a later version migrates it on start.
-FLOW_VERSION, FLOW_MINOR_VERSION = 1, 1
+# The entry as version 2.1 of the config flow creates it; a later version migrates it on start.
+FLOW_VERSION, FLOW_MINOR_VERSION = 2, 1
 
 THEKEYS_HOST = "127.0.0.1:8181"  # scripts/develop starts the The Keys simulator there
 THEKEYS_LOCKS = (  # (title, identifier, share code), as given to the simulator
@@ -95,7 +95,7 @@ def thekeys_entry() -> config_entries.ConfigEntry:
         subentries_data=[
             config_entries.ConfigSubentryData(
                 data={"identifier": identifier, "share_code": share_code},
-                subentry_type="lock",
+                subentry_type="thekeys_lock",
                 title=title,
                 unique_id=str(identifier),
             )

@@ -2,55 +2,82 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_VENDOR, DOMAIN, Vendor
+from .config_flow import VERSION
+from .const import CONF_VENDOR, DOMAIN, LOGGER
 from .coordinator import MultilockConfigEntry
-from .services import async_setup_services
 from .vendors import VENDORS
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (config entries only) and register its actions."""
-    async_setup_services(hass)
+    """Set up the integration (config entries only) and register every vendor's actions."""
+    for spec in VENDORS.values():
+        if spec.register_actions is not None:
+            spec.register_actions(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:
+    """Bring an entry stored by an older version of multilock up to date."""
+    if entry.version > VERSION:
+        return False  # stored by a newer multilock: leave it alone
+    if entry.version == 1:
+        # Version 1 named subentry types without the vendor ("lock"). No public call renames
+        # a subentry's type, so it is renamed in place, as Home Assistant itself updates
+        # subentries: the subentry id, its devices and its entities stay as they are.
+        renames = VENDORS[entry.data[CONF_VENDOR]].migrate_subentry_types
+        for subentry in entry.subentries.values():
+            if (new_type := renames.get(subentry.subentry_type)) is not None:
+                object.__setattr__(subentry, "subentry_type", new_type)
+        hass.config_entries.async_update_entry(entry, version=2, minor_version=1)
+        LOGGER.debug("Migrated entry %s to version 2", entry.entry_id)
     return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:
-    """Let the entry's vendor build its coordinator, poll once, and add the platforms."""
-    coordinator = VENDORS[Vendor(entry.data[CONF_VENDOR])].coordinator(hass, entry)
-    await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = coordinator
-    coordinator.async_register_hubs()
-    subentries = _subentries_of(entry)
+    """Let the entry's vendor build its runtime data, then add the platforms."""
+    spec = VENDORS[entry.data[CONF_VENDOR]]
+    runtime = await spec.setup(hass, entry)
+    entry.runtime_data = runtime
+    subentries = dict(entry.subentries)
+    subentry_data = _subentry_data(entry)
 
-    async def reload_when_settings_change(hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
-        # A flow changed the entry (reauth, reconfigure) or its subentries (a lock added,
-        # removed or given a new code): the entry starts again with them. Data the running
-        # coordinator stores itself (refreshed tokens) needs no reload.
-        if (
-            _subentries_of(entry) != subentries
-            or dict(entry.data) != coordinator.entry_data_written
-        ):
+    async def settings_changed(hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
+        # A flow changed the entry (reauth, reconfigure) or its subentries: the vendor hears
+        # of subentries added and removed, then the entry starts again with them. Data the
+        # running entry stores itself (refreshed tokens) needs no reload.
+        for subentry_id in subentries.keys() - entry.subentries.keys():
+            if spec.subentry_removed is not None:
+                await spec.subentry_removed(hass, entry, subentries[subentry_id])
+        for subentry_id in entry.subentries.keys() - subentries.keys():
+            if spec.subentry_added is not None:
+                await spec.subentry_added(hass, entry, entry.subentries[subentry_id])
+        if _subentry_data(entry) != subentry_data or dict(entry.data) != runtime.entry_data_written:
             hass.config_entries.async_schedule_reload(entry.entry_id)
 
-    entry.async_on_unload(entry.add_update_listener(reload_when_settings_change))
-    await hass.config_entries.async_forward_entry_setups(entry, coordinator.platforms())
+    entry.async_on_unload(entry.add_update_listener(settings_changed))
+    await hass.config_entries.async_forward_entry_setups(entry, runtime.platforms())
     return True
 
 
-def _subentries_of(entry: MultilockConfigEntry) -> dict[str, tuple[object, ...]]:
+def _subentry_data(entry: MultilockConfigEntry) -> dict[str, tuple[object, ...]]:
     # A copy of the values: Home Assistant updates subentries in place.
     return {
-        subentry_id: (subentry.title, subentry.unique_id, dict(subentry.data))
+        subentry_id: _subentry_values(subentry)
         for subentry_id, subentry in entry.subentries.items()
     }
 
 
+def _subentry_values(subentry: ConfigSubentry) -> tuple[object, ...]:
+    return (subentry.subentry_type, subentry.title, subentry.unique_id, dict(subentry.data))
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:
-    """Unload the entry's platforms."""
+    """Unload the entry's platforms; what its runtime shared is released by its unload hooks."""
     return await hass.config_entries.async_unload_platforms(entry, entry.runtime_data.platforms())

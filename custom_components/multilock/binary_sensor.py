@@ -22,14 +22,14 @@ PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class MultilockBinarySensorEntityDescription(BinarySensorEntityDescription):
+class MultilockBinarySensorEntityDescription[DataT](BinarySensorEntityDescription):
     """A binary sensor reading the device data with ``is_on_fn``.
 
     ``shows_device_problem``: the sensor itself shows why the device is unavailable (a
     connectivity sensor showing it offline), so it stays available while the device is not.
     """
 
-    is_on_fn: Callable[[Any], bool | None]
+    is_on_fn: Callable[[DataT], bool | None]
     shows_device_problem: bool = False
 
 
@@ -44,13 +44,10 @@ async def async_setup_entry(
     )
 
 
-class MultilockBinarySensor(MultilockEntity, BinarySensorEntity):
+class MultilockBinarySensor(MultilockEntity[Any], BinarySensorEntity):
     """A binary sensor of a multilock device."""
 
-    entity_description: MultilockBinarySensorEntityDescription
-
-    def _shown(self) -> tuple[Any, ...]:
-        return (self.available, self.is_on)
+    entity_description: MultilockBinarySensorEntityDescription[Any]
 
     @property
     def available(self) -> bool:

@@ -11,18 +11,20 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import MultilockConfigEntry
+from .coordinator import MultilockConfigEntry, MultilockCoordinator
 from .entity import MultilockEntity, async_add_device_entities
 
-# Presses are serialised per gateway or account by the coordinators' clients.
+# Each vendor's client orders and paces what it sends to one gateway or account.
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class MultilockButtonEntityDescription(ButtonEntityDescription):
+class MultilockButtonEntityDescription[CoordinatorT: MultilockCoordinator[Any]](
+    ButtonEntityDescription
+):
     """A button running ``press_fn(coordinator, device_key)``."""
 
-    press_fn: Callable[[Any, str], Coroutine[Any, Any, None]]
+    press_fn: Callable[[CoordinatorT, str], Coroutine[Any, Any, None]]
 
 
 async def async_setup_entry(
@@ -36,10 +38,10 @@ async def async_setup_entry(
     )
 
 
-class MultilockButton(MultilockEntity, ButtonEntity):
+class MultilockButton(MultilockEntity[Any], ButtonEntity):
     """A maintenance button of a multilock device."""
 
-    entity_description: MultilockButtonEntityDescription
+    entity_description: MultilockButtonEntityDescription[Any]
 
     async def async_press(self) -> None:
         """Run the action; failures raise translated errors."""

@@ -1,4 +1,8 @@
-"""Config flow of multilock: pick a vendor, then that vendor's own steps."""
+"""Config flow of multilock: pick a vendor, then that vendor's own steps.
+
+The flow class is composed from the registry: every vendor's steps (``VendorFlows.steps``)
+are mixed in, and the shared steps hand over to the entry points each vendor declares.
+"""
 
 from __future__ import annotations
 
@@ -13,39 +17,40 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 
-from .const import CONF_VENDOR, DOMAIN, Vendor
+from .const import CONF_VENDOR, DOMAIN
+from .contract import VendorSpec
 from .vendors import VENDORS
-from .vendors.doordeck.flow import DoordeckConfigFlowSteps
-from .vendors.thekeys.flow import TheKeysConfigFlowSteps
+
+# The entries of version 1 stored subentry types without the vendor's name (see __init__).
+VERSION = 2
 
 
-class MultilockConfigFlow(
-    TheKeysConfigFlowSteps, DoordeckConfigFlowSteps, ConfigFlow, domain=DOMAIN
-):
-    """Set up one gateway or account of one vendor."""
+class MultilockFlowBase(ConfigFlow):
+    """The steps every vendor shares: the vendor menu, and hand-over to the vendor."""
 
-    VERSION = 1
+    VERSION = VERSION
     MINOR_VERSION = 1
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Let the user pick the vendor; each vendor's step has the vendor's name."""
-        return self.async_show_menu(
-            step_id="user", menu_options=[vendor.value for vendor in VENDORS]
-        )
+        """Let the user pick the vendor; each vendor's first step has the vendor's name."""
+        return self.async_show_menu(step_id="user", menu_options=list(VENDORS))
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Hand over to the entry's vendor, or end where its sign-in cannot be refused."""
+        spec = _vendor_of(entry_data)
+        if spec is None or spec.flows.reauth is None:
+            return self.async_abort(reason="reauth_not_supported")
+        result: ConfigFlowResult = await spec.flows.reauth(self, entry_data)
+        return result
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Hand over to the entry's vendor."""
-        vendor = Vendor(self._get_reconfigure_entry().data[CONF_VENDOR])
-        step = getattr(self, f"async_step_{vendor.value}_reconfigure")
-        result: ConfigFlowResult = await step(user_input)
-        return result
-
-    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """Hand over to the entry's vendor (those whose sign-in can be refused)."""
-        step = getattr(self, f"async_step_{Vendor(entry_data[CONF_VENDOR]).value}_reauth")
-        result: ConfigFlowResult = await step(entry_data)
+        """Hand over to the entry's vendor, or end where it has nothing to reconfigure."""
+        spec = _vendor_of(self._get_reconfigure_entry().data)
+        if spec is None or spec.flows.reconfigure is None:
+            return self.async_abort(reason="reconfigure_not_supported")
+        result: ConfigFlowResult = await spec.flows.reconfigure(self, user_input)
         return result
 
     @classmethod
@@ -53,5 +58,21 @@ class MultilockConfigFlow(
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Return the subentry types of the entry's vendor (The Keys: locks)."""
-        return dict(VENDORS[Vendor(config_entry.data[CONF_VENDOR])].subentry_flows)
+        """Return the subentry flows of the entry's vendor."""
+        spec = _vendor_of(config_entry.data)
+        return {} if spec is None else dict(spec.flows.subentries)
+
+
+def _vendor_of(data: Mapping[str, Any]) -> VendorSpec | None:
+    return VENDORS.get(str(data.get(CONF_VENDOR)))
+
+
+# Home Assistant finds a step by its id on the flow: every vendor's steps are mixed in. Their
+# ids start with the vendor's name, and the first (``VendorFlows.user``) is the vendor's
+# menu item, ``async_step_<vendor>`` (both checked by the tests).
+MultilockConfigFlow = type(
+    "MultilockConfigFlow",
+    (MultilockFlowBase, *(spec.flows.steps for spec in VENDORS.values())),
+    {},
+    domain=DOMAIN,
+)

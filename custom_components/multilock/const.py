@@ -1,19 +1,12 @@
-"""Constants shared by every vendor of multilock."""
+"""Constants shared by every vendor of multilock (none names a vendor)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 import logging
 from typing import Final
 
 DOMAIN: Final = "multilock"
 LOGGER = logging.getLogger(__package__)
 
+# Entry data: the name of the vendor (a key of vendors.VENDORS).
 CONF_VENDOR: Final = "vendor"
-
-
-class Vendor(StrEnum):
-    """The vendor families multilock brings in; the value names the config-flow step."""
-
-    THE_KEYS = "thekeys"
-    DOORDECK = "doordeck"

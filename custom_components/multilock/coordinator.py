@@ -1,24 +1,24 @@
-"""The coordinator base every vendor's coordinator builds on."""
+"""The coordinator base every vendor's runtime builds on."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .const import LOGGER
+from .const import DOMAIN, LOGGER
 
 if TYPE_CHECKING:
     type MultilockConfigEntry = ConfigEntry[MultilockCoordinator[Any]]
@@ -27,49 +27,56 @@ else:
 
 
 @dataclass(frozen=True, slots=True)
-class MultilockDevice:
+class MultilockDevice[DataT]:
     """One device a coordinator knows, as the entities see it.
 
-    ``data`` is the vendor's own snapshot of the device; the entity descriptions of that
-    vendor read it. ``problem`` names why the device is unavailable (None: available).
-    ``via`` is the key of the device (a gateway, an account) this one is reached through.
+    ``data`` is the vendor's own snapshot of the device, which that vendor's entity
+    descriptions read; ``kind`` picks those descriptions. ``problem`` names why the device
+    is unavailable (None: available). ``via`` is the key of the device (a gateway, an
+    account) this one is reached through; None for those devices themselves.
     """
 
     key: str
     kind: str
     name: str
     info: DeviceInfo
-    data: Any
+    data: DataT
     subentry_id: str | None = None
     problem: str | None = None
     via: str | None = None
 
 
+# Entity descriptions offered per platform and per device kind.
 type Descriptions = Mapping[Platform, Mapping[str, tuple[EntityDescription, ...]]]
 
 
 class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
-    """Owns one vendor client: the only place that does I/O for its config entry.
+    """The runtime data of one entry: owns the vendor client, the only place that does I/O.
 
-    Subclasses fetch a typed snapshot and say which devices it holds; this base keeps
-    the device map and logs each device's availability once each way (the gateway or
-    account itself is logged once each way by DataUpdateCoordinator).
+    Subclasses fetch a typed snapshot (polling, or not when ``update_interval`` is None) and
+    say which devices it holds; this base keeps the device map and logs each device's
+    availability once each way (the gateway or account itself is logged once each way by
+    DataUpdateCoordinator).
     """
 
     config_entry: MultilockConfigEntry
-    # Entity descriptions offered per platform and per device kind: the vendor's data.
     descriptions: ClassVar[Descriptions]
     # The base class of the vendor client's errors.
     client_error: ClassVar[type[Exception]]
 
     def __init__(
-        self, hass: HomeAssistant, entry: MultilockConfigEntry, *, update_interval: timedelta
+        self,
+        hass: HomeAssistant,
+        entry: MultilockConfigEntry,
+        *,
+        name: str,
+        update_interval: timedelta | None,
     ) -> None:
-        """Set up polling for ``entry``."""
+        """Set up the coordinator of ``entry``; ``name`` appears in log lines."""
         super().__init__(
-            hass, LOGGER, config_entry=entry, name=entry.title, update_interval=update_interval
+            hass, LOGGER, config_entry=entry, name=name, update_interval=update_interval
         )
-        self._devices: dict[str, MultilockDevice] = {}
+        self._devices: dict[str, MultilockDevice[Any]] = {}
         self._devices_of: object = None
         self._unavailable: set[str] = set()
         # Commands finished per device key, so that a poll never replaces a command's
@@ -79,13 +86,19 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         # it (a reauth, a reconfigure) reloads the entry.
         self.entry_data_written: dict[str, Any] = dict(entry.data)
 
+    async def async_start(self) -> Self:
+        """Fetch the first snapshot (ConfigEntryNotReady when that fails), register the hubs."""
+        await self.async_config_entry_first_refresh()
+        self.async_register_hubs()
+        return self
+
     @classmethod
     def platforms(cls) -> list[Platform]:
         """Return the platforms this vendor has entities on."""
         return list(cls.descriptions)
 
     @property
-    def devices(self) -> Mapping[str, MultilockDevice]:
+    def devices(self) -> Mapping[str, MultilockDevice[Any]]:
         """Return the devices of the current snapshot, by key."""
         if self._devices_of is not self.data:
             self._devices = {device.key: device for device in self._build_devices(self.data)}
@@ -94,7 +107,7 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     @callback
     def async_register_hubs(self) -> None:
-        """Register the devices others are linked through (a gateway, an account) first.
+        """Register the devices others are reached through (a gateway, an account) first.
 
         Platforms add devices in no fixed order; the others link to these by their id.
         """
@@ -107,6 +120,12 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
                     **device.info,
                 )
 
+    def hub_device_id(self, device_key: str) -> str:
+        """Return the device registry id of a device registered by ``async_register_hubs``."""
+        return dr.async_get_device_id_by_identifier(
+            self.hass, (DOMAIN, device_key), config_entry_id=self.config_entry.entry_id
+        )
+
     @callback
     def async_store_entry_data(self, data: Mapping[str, Any]) -> None:
         """Keep ``data`` in the entry without reloading it (state the runtime owns)."""
@@ -114,12 +133,8 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self.hass.config_entries.async_update_entry(self.config_entry, data=data)
 
     @abstractmethod
-    def _build_devices(self, data: DataT) -> list[MultilockDevice]:
+    def _build_devices(self, data: DataT) -> list[MultilockDevice[Any]]:
         """Return the devices ``data`` describes."""
-
-    def _build_device(self, data: DataT, device_key: str) -> MultilockDevice:
-        """Return one device of ``data``; a vendor builds it alone (this builds them all)."""
-        return next(device for device in self._build_devices(data) if device.key == device_key)
 
     @abstractmethod
     def _translated(self, name: str, err: Exception) -> HomeAssistantError:
@@ -144,50 +159,17 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         return self._commands_done[device_key] != seen[device_key]
 
     @callback
-    def async_set_device_data(self, data: DataT, device_key: str) -> None:
-        """Store ``data``, new for one device only (a command's result), and show it.
-
-        Only that device's entities are updated (``async_set_updated_data`` would write
-        every entity of the gateway or account), right after the current callback: the
-        entity that sent the command shows its result first. The next poll keeps its time.
-        While the last poll failed, every entity is updated as by ``async_set_updated_data``.
-        """
-        if not self.last_update_success:
-            self.async_set_updated_data(data)
-            return
-        # Rebuild that device and the hubs (their data is the whole snapshot), not every
-        # device of the gateway or account.
-        devices = dict(self.devices)
-        hubs = [key for key, device in devices.items() if device.via is None]
-        for key in (device_key, *hubs):
-            devices[key] = self._build_device(data, key)
-        self.data = data
-        self._devices, self._devices_of = devices, data
-        self._log_device_availability([devices[device_key]])
-        callbacks = [
-            update_callback
-            for update_callback, context in self._listeners.values()
-            if context == device_key
-        ]
-        self.hass.loop.call_soon(_run_all, callbacks)
-
-    @callback
     def async_update_listeners(self) -> None:
         """Log device availability changes, then let the entities update."""
         if self.last_update_success and self.data is not None:
             self._log_device_availability()
         super().async_update_listeners()
 
-    def _log_device_availability(self, devices: Iterable[MultilockDevice] | None = None) -> None:
-        for device in self.devices.values() if devices is None else devices:
+    def _log_device_availability(self) -> None:
+        for device in self.devices.values():
             if device.problem is not None and device.key not in self._unavailable:
                 self._unavailable.add(device.key)
                 LOGGER.warning("%s is unavailable: %s", device.name, device.problem)
             elif device.problem is None and device.key in self._unavailable:
                 self._unavailable.discard(device.key)
                 LOGGER.info("%s is available again", device.name)
-
-
-def _run_all(callbacks: list[CALLBACK_TYPE]) -> None:
-    for update_callback in callbacks:
-        update_callback()

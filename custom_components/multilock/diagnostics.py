@@ -1,14 +1,14 @@
-"""Diagnostics: the entry, its subentries and the last snapshot, secrets redacted."""
+"""Diagnostics: the entry, its subentries and the last snapshot, the vendor's secrets redacted."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_VENDOR, Vendor
+from .const import CONF_VENDOR
 from .coordinator import MultilockConfigEntry
 from .vendors import VENDORS
 
@@ -16,31 +16,30 @@ from .vendors import VENDORS
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: MultilockConfigEntry
 ) -> dict[str, Any]:
-    """Return diagnostics with every secret of the vendor redacted."""
-    coordinator = entry.runtime_data
-    data = coordinator.data
+    """Return diagnostics with every secret of the entry's vendor redacted."""
+    spec = VENDORS[entry.data[CONF_VENDOR]]
+    runtime = entry.runtime_data
+    data = runtime.data
     snapshot = (
         dataclasses.asdict(data)
         if dataclasses.is_dataclass(data) and not isinstance(data, type)
         else data
     )
-    return async_redact_data(
-        {
-            "entry": {
-                "title": entry.title,
-                "data": dict(entry.data),
-                "subentries": [
-                    {
-                        "type": subentry.subentry_type,
-                        "title": subentry.title,
-                        "unique_id": subentry.unique_id,
-                        "data": dict(subentry.data),
-                    }
-                    for subentry in entry.subentries.values()
-                ],
-            },
-            "last_update_success": coordinator.last_update_success,
-            "snapshot": snapshot,
+    return {
+        "entry": {
+            "title": REDACTED if spec.title_is_secret else entry.title,
+            "version": entry.version,
+            "data": async_redact_data(dict(entry.data), spec.redact),
+            "subentries": [
+                {
+                    "type": subentry.subentry_type,
+                    "title": subentry.title,
+                    "unique_id": subentry.unique_id,
+                    "data": async_redact_data(dict(subentry.data), spec.redact),
+                }
+                for subentry in entry.subentries.values()
+            ],
         },
-        VENDORS[Vendor(entry.data[CONF_VENDOR])].secrets,
-    )
+        "last_update_success": runtime.last_update_success,
+        "snapshot": async_redact_data(snapshot, spec.redact),
+    }

@@ -8,73 +8,75 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN
 from .coordinator import MultilockCoordinator, MultilockDevice
 
 
-class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
+class MultilockEntity[DataT](CoordinatorEntity[MultilockCoordinator[Any]]):
     """An entity of one device of a coordinator, described by an entity description."""
 
     _attr_has_entity_name = True
-    _written: tuple[Any, ...] | None = None
 
     def __init__(
         self,
         coordinator: MultilockCoordinator[Any],
-        device: MultilockDevice,
+        device: MultilockDevice[DataT],
         description: EntityDescription,
     ) -> None:
-        """Attach the entity to ``device`` (its key is the entity's listener context)."""
-        super().__init__(coordinator, context=device.key)
+        """Attach the entity to ``device``."""
+        super().__init__(coordinator)
         self.entity_description = description
         self._device_key = device.key
         self._attr_unique_id = f"{device.key}-{description.key}"
         self._attr_device_info = device.info
         if device.via is not None:
             self._attr_device_info = device.info | DeviceInfo(
-                via_device_id=dr.async_get_device_id_by_identifier(
-                    coordinator.hass,
-                    (DOMAIN, device.via),
-                    config_entry_id=coordinator.config_entry.entry_id,
-                )
+                via_device_id=coordinator.hub_device_id(device.via)
             )
+        self._written: tuple[object, ...] | None = None
+
+    def _state_shown(self) -> tuple[object, ...]:
+        """Everything Home Assistant writes for this entity that a snapshot can change."""
+        return (
+            self.available,
+            self.state,
+            self.state_attributes,
+            self.extra_state_attributes,
+            self.assumed_state,
+        )
 
     async def async_added_to_hass(self) -> None:
-        """Listen to the coordinator; the state just written is what ``_shown`` returns."""
+        """Listen to the coordinator; the state written when added is the first one shown."""
         await super().async_added_to_hass()
-        self._written = self._shown()
+        self._written = self._state_shown()
 
-    def _shown(self) -> tuple[Any, ...]:
-        """What the state shows: it is rewritten only when this changes.
-
-        A coordinator update reaches every entity of the device (or of the gateway or
-        account); an update that changes nothing shown costs no state write. Here only the
-        availability (a button's state is its last press); platforms add their value.
-        """
-        return (self.available,)
+    @callback
+    def _write_state(self) -> None:
+        """Write the state, and remember what it showed."""
+        self._written = self._state_shown()
+        self.async_write_ha_state()
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write the state, unless what it shows (``_shown``) is unchanged."""
-        shown = self._shown()
-        if shown == self._written:
-            return
-        self._written = shown
-        self.async_write_ha_state()
+        """Write the state when anything it shows changed.
+
+        A snapshot reaches every entity of the gateway or account; one that changes nothing
+        an entity shows (a command on another lock) costs that entity no state write.
+        """
+        if self._state_shown() != self._written:
+            self._write_state()
 
     @property
-    def device(self) -> MultilockDevice | None:
+    def device(self) -> MultilockDevice[DataT] | None:
         """Return the device's current snapshot (None once it is gone)."""
         return self.coordinator.devices.get(self._device_key)
 
     @property
-    def device_data(self) -> Any:
+    def device_data(self) -> DataT | None:
         """Return the vendor's data of the device."""
         device = self.device
         return None if device is None else device.data
@@ -86,7 +88,9 @@ class MultilockEntity(CoordinatorEntity[MultilockCoordinator[Any]]):
         return super().available and device is not None and device.problem is None
 
 
-type EntityFactory = Callable[[MultilockCoordinator[Any], MultilockDevice, Any], MultilockEntity]
+type EntityFactory = Callable[
+    [MultilockCoordinator[Any], MultilockDevice[Any], Any], MultilockEntity[Any]
+]
 
 
 @callback

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
@@ -18,12 +20,14 @@ from .entity import MultilockEntity, async_add_device_entities
 # Read-only: the coordinator does all I/O.
 PARALLEL_UPDATES = 0
 
+type SensorValue = StateType | date | datetime | Decimal
+
 
 @dataclass(frozen=True, kw_only=True)
-class MultilockSensorEntityDescription(SensorEntityDescription):
+class MultilockSensorEntityDescription[DataT](SensorEntityDescription):
     """A sensor reading the device data with ``value_fn``."""
 
-    value_fn: Callable[[Any], StateType]
+    value_fn: Callable[[DataT], SensorValue]
 
 
 async def async_setup_entry(
@@ -37,16 +41,13 @@ async def async_setup_entry(
     )
 
 
-class MultilockSensor(MultilockEntity, SensorEntity):
+class MultilockSensor(MultilockEntity[Any], SensorEntity):
     """A sensor of a multilock device."""
 
-    entity_description: MultilockSensorEntityDescription
-
-    def _shown(self) -> tuple[Any, ...]:
-        return (self.available, self.native_value)
+    entity_description: MultilockSensorEntityDescription[Any]
 
     @property
-    def native_value(self) -> StateType:
+    def native_value(self) -> SensorValue:
         """Return the value the vendor reported."""
         data = self.device_data
         return None if data is None else self.entity_description.value_fn(data)

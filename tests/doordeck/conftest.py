@@ -86,6 +86,7 @@ def account_entry(cloud: Cloud, credentials: dict[str, Any]) -> MockConfigEntry:
     """The entry of the owner's account as the config flow stores it."""
     return MockConfigEntry(
         domain=DOMAIN,
+        version=2,
         title=TITLE,
         data={
             "vendor": "doordeck",

@@ -26,7 +26,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
-from custom_components.multilock.coordinator import MultilockCoordinator
 from custom_components.multilock.vendors.doordeck import client as client_module
 
 from .conftest import BACK, FRONT, UNLOCK_TIME, Cloud, coordinator_of
@@ -282,13 +281,3 @@ async def test_a_command_rewrites_its_own_lock_only(
     await hass.async_block_till_done()
     assert hass.states.get(FRONT).state == LockState.UNLOCKED
     assert {entity_id: hass.states.get(entity_id).last_reported for entity_id in others} == before
-
-
-async def test_one_device_is_built_as_all_of_them_are(
-    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
-) -> None:
-    coordinator = coordinator_of(loaded_entry)
-    data = coordinator.data
-    for device in coordinator.devices.values():
-        assert coordinator._build_device(data, device.key) == device
-        assert MultilockCoordinator._build_device(coordinator, data, device.key) == device

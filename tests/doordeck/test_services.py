@@ -263,7 +263,7 @@ async def test_a_the_keys_lock_cannot_be_shared(
             subentries_data=[
                 {
                     "data": {"identifier": 45961123, "share_code": "Zmo1sps2OVyCFtl1"},
-                    "subentry_type": "lock",
+                    "subentry_type": "thekeys_lock",
                     "title": "Garage",
                     "unique_id": "45961123",
                 }
@@ -274,7 +274,7 @@ async def test_a_the_keys_lock_cannot_be_shared(
         await hass.async_block_till_done()
         with pytest.raises(ServiceValidationError) as err:
             await _share(hass, {ATTR_ENTITY_ID: [FRONT, "lock.garage"], "users": "a@example.com"})
-        assert err.value.translation_key == "lock_not_shareable"
+        assert err.value.translation_key == "action_not_supported"
         assert err.value.translation_placeholders == {"entity_id": "lock.garage"}
         assert await hass.config_entries.async_unload(thekeys.entry_id)
     finally:

@@ -33,7 +33,7 @@ def lock_subentry(identifier: int, code: str, title: str) -> ConfigSubentryData:
     """Return the subentry of a lock as the config flow stores it."""
     return ConfigSubentryData(
         data={"identifier": identifier, "share_code": code},
-        subentry_type="lock",
+        subentry_type="thekeys_lock",
         title=title,
         unique_id=str(identifier),
     )
@@ -44,6 +44,7 @@ def entry(gateway: TheKeysGatewaySimulator) -> MockConfigEntry:
     """A gateway entry with both locks, as the config flow would have made it."""
     return MockConfigEntry(
         domain=DOMAIN,
+        version=2,
         title=f"The Keys gateway {gateway.address}",
         data={"vendor": "thekeys", "host": gateway.address},
         unique_id=gateway.address,

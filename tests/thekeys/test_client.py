@@ -29,6 +29,21 @@ def client(session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator) -> 
     return tk.TheKeysGateway(session, gateway.address, timeout=2, busy_retry_delays=FAST_RETRIES)
 
 
+async def _next_second() -> None:
+    await asyncio.sleep(1.01 - time.time() % 1)
+
+
+async def test_a_new_client_never_signs_in_the_second_it_was_made(
+    session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator
+) -> None:
+    """Another client (the one before a reload, another app) may have used that second."""
+    made_at = time.time()
+    client = tk.TheKeysGateway(session, gateway.address)
+    await client.lock_status(FRONT_DOOR, FRONT_CODE)
+    assert gateway.last_accepted_ts is not None
+    assert gateway.last_accepted_ts > int(made_at)
+
+
 async def test_lockers_and_status(
     client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
 ) -> None:
@@ -195,6 +210,7 @@ async def test_maintenance_succeeds(
 async def test_busy_is_retried_then_succeeds(
     client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
 ) -> None:
+    await _next_second()  # a new client signs from the next second on
     gateway.set_busy(0.2)
     await client.open(FRONT_DOOR, FRONT_CODE)
     assert gateway.locks[FRONT_DOOR].state == 0x32
@@ -225,6 +241,7 @@ async def test_concurrent_requests_never_meet_a_busy_gateway(
 async def test_commands_go_ahead_of_queued_polls(
     client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
 ) -> None:
+    await _next_second()  # a new client signs from the next second on
     gateway.action_seconds = 0.2
     first = asyncio.create_task(client.synchronize_lock(FRONT_DOOR, tk.Priority.POLL))
     await asyncio.sleep(0.05)

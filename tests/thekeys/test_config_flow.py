@@ -74,7 +74,7 @@ async def test_gateway_only_once(
 
 async def _lock_form(hass: HomeAssistant, entry: MockConfigEntry) -> str:
     result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, "lock"), context={"source": SOURCE_USER}
+        (entry.entry_id, "thekeys_lock"), context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
     return result["flow_id"]
@@ -85,6 +85,7 @@ def bare_entry(gateway: TheKeysGatewaySimulator) -> MockConfigEntry:
     """A gateway entry without locks."""
     return MockConfigEntry(
         domain=DOMAIN,
+        version=2,
         title="The Keys gateway",
         data={"vendor": "thekeys", "host": gateway.address},
         unique_id=gateway.address,
@@ -247,7 +248,10 @@ async def test_reconfigure_to_another_configured_gateway(
 ) -> None:
     entry.add_to_hass(hass)
     other = MockConfigEntry(
-        domain=DOMAIN, data={"vendor": "thekeys", "host": "10.0.0.2"}, unique_id="10.0.0.2"
+        domain=DOMAIN,
+        version=2,
+        data={"vendor": "thekeys", "host": "10.0.0.2"},
+        unique_id="10.0.0.2",
     )
     other.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)

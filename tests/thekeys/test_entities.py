@@ -15,7 +15,6 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.multilock.const import DOMAIN
-from custom_components.multilock.coordinator import MultilockCoordinator
 from simulators.thekeys import TheKeysGatewaySimulator
 
 from .conftest import BACK_CODE, FRONT_CODE, FRONT_DOOR
@@ -205,26 +204,3 @@ async def test_states_are_written_only_when_they_change(
     gateway.locks[FRONT_DOOR].battery = 4000
     await loaded_entry.runtime_data.async_refresh()
     assert hass.states.get("sensor.front_door_battery").state == "5"
-
-
-async def test_command_result_after_a_failed_poll_updates_everything(
-    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
-) -> None:
-    """A poll failed while a command ran: the command's answer brings every entity back."""
-    coordinator = loaded_entry.runtime_data
-    coordinator.last_update_success = False
-    coordinator.async_update_listeners()
-    assert hass.states.get("sensor.back_door_battery").state == "unavailable"
-    coordinator.async_set_device_data(coordinator.data, "thekeys-lock-45961123")
-    assert coordinator.last_update_success
-    assert hass.states.get("sensor.back_door_battery").state == "6"
-
-
-async def test_one_device_is_built_as_all_of_them_are(
-    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
-) -> None:
-    coordinator = loaded_entry.runtime_data
-    data = coordinator.data
-    for device in coordinator.devices.values():
-        assert coordinator._build_device(data, device.key) == device
-        assert MultilockCoordinator._build_device(coordinator, data, device.key) == device

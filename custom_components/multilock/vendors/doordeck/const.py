@@ -2,6 +2,8 @@
 
 from typing import Final
 
+# The vendor's name: stored in entries, and the prefix of its steps, issues and texts.
+VENDOR: Final = "doordeck"
 MANUFACTURER: Final = "Doordeck"
 # Entry data: the client's credentials dict (tokens, signing key, chain, user id).
 CONF_CREDENTIALS: Final = "credentials"
@@ -14,6 +16,10 @@ REPORTING_LOCK_KIND: Final = "lock"
 ASSUMED_LOCK_KIND: Final = "assumed_lock"
 ADMIN_ROLE: Final = "ADMIN"
 ROLES: Final = ("USER", "ADMIN")
+
+
+# The kind of the repair issue asking for a second factor to renew the signing key.
+KEY_RENEWAL_ISSUE: Final = "key_renewal"
 
 
 def key_renewal_issue_id(entry_id: str) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from homeassistant.const import CONF_URL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -22,9 +22,9 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from ...const import CONF_VENDOR, DOMAIN, LOGGER, Vendor
+from ...const import DOMAIN, LOGGER
 from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
-from ...services import PendingAction, ShareRequest, UserOutcome
+from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     DEFAULT_BASE_URL,
     DoordeckApiError,
@@ -57,8 +57,10 @@ from .const import (
     ADMIN_ROLE,
     ASSUMED_LOCK_KIND,
     CONF_CREDENTIALS,
+    KEY_RENEWAL_ISSUE,
     MANUFACTURER,
     REPORTING_LOCK_KIND,
+    VENDOR,
     key_renewal_issue_id,
 )
 from .descriptions import DESCRIPTIONS
@@ -93,6 +95,29 @@ ERROR_REASONS: tuple[tuple[type[DoordeckError], str], ...] = (
 def error_reason(err: DoordeckError) -> str:
     """Return the reason of a client error (``doordeck_<reason>`` is its translation key)."""
     return next((reason for cls, reason in ERROR_REASONS if isinstance(err, cls)), "error")
+
+
+class UserOutcome(TypedDict):
+    """What happened for one user on one lock: done, queued or failed (with the reason)."""
+
+    status: str
+    reason: NotRequired[str]
+
+
+# Per device key, the outcome per user as the action was given them.
+type LockOutcomes = dict[str, dict[str, UserOutcome]]
+# Work an account accepted (everything checked): run it to get the outcomes.
+type PendingAction = Callable[[], Awaitable[LockOutcomes]]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """Whom to share with (emails or Doordeck user ids, as given), with what role, and when."""
+
+    users: tuple[str, ...]
+    role: str
+    start: datetime | None
+    end: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +161,13 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
 
     def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
         """Resume the account's client from the stored credentials."""
-        super().__init__(hass, entry, update_interval=UPDATE_INTERVAL)
+        # Log lines name the account by its Doordeck user id, never by its email.
+        super().__init__(
+            hass,
+            entry,
+            name=f"Doordeck account {entry.unique_id}",
+            update_interval=UPDATE_INTERVAL,
+        )
         self.client = DoordeckClient(
             async_get_clientsession(hass),
             stored_credentials(entry.data),
@@ -232,18 +263,12 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
                 LOGGER.info("%s is no longer in the Doordeck account: removing it", device.name)
                 registry.async_remove_device(device.id)
 
-    def _build_devices(self, data: DoordeckData) -> list[MultilockDevice]:
+    def _build_devices(self, data: DoordeckData) -> list[MultilockDevice[Any]]:
         return [self._account_device(data)] + [
             self._lock_device(lock_id, lock) for lock_id, lock in data.locks.items()
         ]
 
-    def _build_device(self, data: DoordeckData, device_key: str) -> MultilockDevice:
-        if device_key == self.account_device_key:
-            return self._account_device(data)
-        lock_id = self.lock_id_of(device_key)
-        return self._lock_device(lock_id, data.locks[lock_id])
-
-    def _account_device(self, data: DoordeckData) -> MultilockDevice:
+    def _account_device(self, data: DoordeckData) -> MultilockDevice[Any]:
         title = self.config_entry.title
         return MultilockDevice(
             key=self.account_device_key,
@@ -259,7 +284,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             ),
         )
 
-    def _lock_device(self, lock_id: str, lock: DoordeckLockData) -> MultilockDevice:
+    def _lock_device(self, lock_id: str, lock: DoordeckLockData) -> MultilockDevice[Any]:
         key = self.lock_device_key(lock_id)
         return MultilockDevice(
             key=key,
@@ -320,24 +345,23 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         self._key_renewed()
 
     def _report_second_factor_needed(self) -> None:
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
-            key_renewal_issue_id(self.config_entry.entry_id),
-            is_fixable=True,
+            vendor=VENDOR,
+            kind=KEY_RENEWAL_ISSUE,
+            issue_id=key_renewal_issue_id(self.config_entry.entry_id),
             severity=ir.IssueSeverity.WARNING,
-            translation_key="doordeck_key_renewal",
-            translation_placeholders={
+            placeholders={
                 "account": self.config_entry.title,
                 "expiry": format_expiry(self.client.certificate_expiry),
             },
-            data={CONF_VENDOR: Vendor.DOORDECK, "entry_id": self.config_entry.entry_id},
+            data={"entry_id": self.config_entry.entry_id},
         )
 
     @callback
     def _key_renewed(self) -> None:
         self._store_credentials()
-        ir.async_delete_issue(self.hass, DOMAIN, key_renewal_issue_id(self.config_entry.entry_id))
+        async_clear_issue(self.hass, key_renewal_issue_id(self.config_entry.entry_id))
         LOGGER.info(
             "Registered a new Doordeck signing key for %s, valid until %s",
             self.config_entry.title,
@@ -406,7 +430,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         locks = dict(self.data.locks)
         locks[lock_id] = replace(locks[lock_id], locked=locked)
         # Only this lock's entities change: the account's other locks are not rewritten.
-        self.async_set_device_data(replace(self.data, locks=locks), self.lock_device_key(lock_id))
+        self.async_set_updated_data(replace(self.data, locks=locks))
 
     async def async_shutdown(self) -> None:
         """Cancel the pending unlock timers, then stop polling."""

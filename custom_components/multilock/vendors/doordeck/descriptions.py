@@ -16,7 +16,7 @@ from ...sensor import MultilockSensorEntityDescription
 from .const import ACCOUNT_KIND, ASSUMED_LOCK_KIND, REPORTING_LOCK_KIND
 
 if TYPE_CHECKING:
-    from .coordinator import DoordeckCoordinator
+    from .coordinator import DoordeckCoordinator, DoordeckData, DoordeckLockData
 
 
 async def _lock(coordinator: DoordeckCoordinator, key: str) -> None:
@@ -27,15 +27,17 @@ async def _unlock(coordinator: DoordeckCoordinator, key: str) -> None:
     await coordinator.async_unlock(key)
 
 
-LOCK = MultilockLockEntityDescription(
-    key="lock",
-    name=None,
-    is_locked_fn=lambda lock: lock.locked,
-    lock_fn=_lock,
-    unlock_fn=_unlock,
+LOCK: MultilockLockEntityDescription[DoordeckCoordinator, DoordeckLockData] = (
+    MultilockLockEntityDescription(
+        key="lock",
+        name=None,
+        is_locked_fn=lambda lock: lock.locked,
+        lock_fn=_lock,
+        unlock_fn=_unlock,
+    )
 )
 
-LOCK_BINARY_SENSORS = (
+LOCK_BINARY_SENSORS: tuple[MultilockBinarySensorEntityDescription[DoordeckLockData], ...] = (
     MultilockBinarySensorEntityDescription(
         key="connectivity",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
@@ -46,7 +48,7 @@ LOCK_BINARY_SENSORS = (
     ),
 )
 
-LOCK_SENSORS = (
+LOCK_SENSORS: tuple[MultilockSensorEntityDescription[DoordeckLockData], ...] = (
     MultilockSensorEntityDescription(
         key="unlock_time",
         translation_key="unlock_time",
@@ -55,6 +57,16 @@ LOCK_SENSORS = (
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda lock: lock.lock.unlock_time,
+    ),
+)
+
+ACCOUNT_SENSORS: tuple[MultilockSensorEntityDescription[DoordeckData], ...] = (
+    MultilockSensorEntityDescription(
+        key="signing_key_expiry",
+        translation_key="signing_key_expiry",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.key_expiry,
     ),
 )
 
@@ -72,14 +84,6 @@ DESCRIPTIONS: Descriptions = {
     Platform.SENSOR: {
         REPORTING_LOCK_KIND: LOCK_SENSORS,
         ASSUMED_LOCK_KIND: LOCK_SENSORS,
-        ACCOUNT_KIND: (
-            MultilockSensorEntityDescription(
-                key="signing_key_expiry",
-                translation_key="signing_key_expiry",
-                device_class=SensorDeviceClass.TIMESTAMP,
-                entity_category=EntityCategory.DIAGNOSTIC,
-                value_fn=lambda data: data.key_expiry,
-            ),
-        ),
+        ACCOUNT_KIND: ACCOUNT_SENSORS,
     },
 }

@@ -15,7 +15,6 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
-    ConfigFlow,
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_EMAIL, CONF_PASSWORD, CONF_URL
@@ -31,7 +30,8 @@ from homeassistant.helpers.selector import (
 )
 
 from ...compat import vol
-from ...const import CONF_VENDOR, Vendor
+from ...const import CONF_VENDOR
+from ...contract import VendorFlowSteps
 from ...flow_helpers import update_entry_and_abort
 from .client import (
     DEFAULT_BASE_URL,
@@ -46,7 +46,7 @@ from .client import (
     DoordeckVerificationError,
     VerificationMethod,
 )
-from .const import CONF_CODE, CONF_CREDENTIALS, CONF_METHOD
+from .const import CONF_CODE, CONF_CREDENTIALS, CONF_METHOD, VENDOR
 from .coordinator import stored_credentials
 
 EMAIL_FIELD = TextSelector(TextSelectorConfig(type=TextSelectorType.EMAIL, autocomplete="email"))
@@ -108,7 +108,7 @@ def account_title(email: str) -> str:
     return f"Doordeck {email}"
 
 
-class DoordeckConfigFlowSteps(ConfigFlow):
+class DoordeckConfigFlowSteps(VendorFlowSteps):
     """Doordeck steps of the multilock config flow."""
 
     _doordeck_client: DoordeckClient
@@ -122,7 +122,7 @@ class DoordeckConfigFlowSteps(ConfigFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             email = user_input[CONF_EMAIL].strip()
-            self._async_abort_entries_match({CONF_VENDOR: Vendor.DOORDECK, CONF_EMAIL: email})
+            self._async_abort_entries_match({CONF_VENDOR: VENDOR, CONF_EMAIL: email})
             url = user_input.get(SECTION_SERVER, {}).get(CONF_URL, DEFAULT_BASE_URL).strip()
             error = await self._doordeck_sign_in(email, user_input[CONF_PASSWORD], url, None)
             if error is None:
@@ -259,7 +259,7 @@ class DoordeckConfigFlowSteps(ConfigFlow):
             )
             return update_entry_and_abort(self, entry, title=title, data_updates=data)
         self._abort_if_unique_id_configured()
-        return self.async_create_entry(title=title, data={CONF_VENDOR: Vendor.DOORDECK, **data})
+        return self.async_create_entry(title=title, data={CONF_VENDOR: VENDOR, **data})
 
 
 def _without_password(user_input: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -72,6 +74,6 @@ class KeyRenewalRepairFlow(RepairsFlow):
         return coordinator
 
 
-def create_fix_flow(hass: HomeAssistant, data: dict[str, str]) -> RepairsFlow:
+def create_fix_flow(hass: HomeAssistant, data: Mapping[str, str]) -> RepairsFlow:
     """Return the flow renewing an account's signing key with a second factor."""
     return KeyRenewalRepairFlow(data["entry_id"])

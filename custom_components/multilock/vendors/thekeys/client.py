@@ -325,7 +325,9 @@ class TheKeysGateway:
         self._clock = clock
         self._sleep = sleep
         self._queue = _PriorityLock()
-        self._last_timestamp = 0
+        # Another client (a previous one of this program, another app) may have used the
+        # current second: this one signs from the next second on.
+        self._last_timestamp = int(clock())
         self._last_signed_at = 0.0  # when (clock) the last signed request was signed
 
     # Unsigned endpoints.

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import UpdateFailed
-from homeassistant.util.hass_dict import HassKey
 
-from ...const import CONF_VENDOR, DOMAIN, Vendor
+from ...const import DOMAIN
 from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     GatewayStatus,
     InvalidHmacError,
@@ -36,24 +34,14 @@ from .const import (
     GATEWAY_KIND,
     LOCK_KIND,
     MANUFACTURER,
+    SHARE_CODE_ISSUE,
     SUBENTRY_LOCK,
+    VENDOR,
 )
 from .descriptions import DESCRIPTIONS
 
 # Each locker_status costs one signed request, and the gateway takes one per second.
 UPDATE_INTERVAL = timedelta(seconds=60)
-
-# One client per gateway address for all config entries: the queue and the last
-# timestamp belong to the gateway.
-GATEWAYS: HassKey[dict[str, TheKeysGateway]] = HassKey(f"{DOMAIN}_thekeys_gateways")
-
-
-def gateway_for(hass: HomeAssistant, host: str) -> TheKeysGateway:
-    """Return the shared client of the gateway at ``host``."""
-    gateways = hass.data.setdefault(GATEWAYS, {})
-    if host not in gateways:
-        gateways[host] = TheKeysGateway(async_get_clientsession(hass), host)
-    return gateways[host]
 
 
 def share_code_issue_id(identifier: int) -> str:
@@ -87,10 +75,12 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
     descriptions = DESCRIPTIONS
     client_error = TheKeysError
 
-    def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
-        """Use the shared client of the entry's gateway."""
-        super().__init__(hass, entry, update_interval=UPDATE_INTERVAL)
-        self.gateway = gateway_for(hass, entry.data[CONF_HOST])
+    def __init__(
+        self, hass: HomeAssistant, entry: MultilockConfigEntry, gateway: TheKeysGateway
+    ) -> None:
+        """Poll ``gateway`` (the client shared by every entry reaching it)."""
+        super().__init__(hass, entry, name=entry.title, update_interval=UPDATE_INTERVAL)
+        self.gateway = gateway
         self.lock_subentries: dict[int, ConfigSubentry] = {
             int(subentry.data[CONF_IDENTIFIER]): subentry
             for subentry in entry.subentries.values()
@@ -134,13 +124,13 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             raise self._update_failed(err) from err
         except TheKeysError as err:  # about this lock only: the gateway answered
             return replace(lock, problem=str(err))
-        ir.async_delete_issue(self.hass, DOMAIN, share_code_issue_id(identifier))
+        async_clear_issue(self.hass, share_code_issue_id(identifier))
         return replace(lock, state=state)
 
     def _update_failed(self, err: TheKeysError) -> UpdateFailed:
         return UpdateFailed(
             translation_domain=DOMAIN,
-            translation_key="gateway_update_failed",
+            translation_key="thekeys_update_failed",
             translation_placeholders={"host": self.gateway.host, "error": str(err)},
         )
 
@@ -150,32 +140,21 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         return self.data.locks[identifier].state
 
     def _report_share_code_rejected(self, identifier: int, subentry: ConfigSubentry) -> None:
-        ir.async_create_issue(
+        async_raise_issue(
             self.hass,
-            DOMAIN,
-            share_code_issue_id(identifier),
-            is_fixable=True,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="share_code_rejected",
-            translation_placeholders={"lock": subentry.title},
-            data={
-                CONF_VENDOR: Vendor.THE_KEYS,
-                "entry_id": self.config_entry.entry_id,
-                "subentry_id": subentry.subentry_id,
-            },
+            vendor=VENDOR,
+            kind=SHARE_CODE_ISSUE,
+            issue_id=share_code_issue_id(identifier),
+            placeholders={"lock": subentry.title},
+            data={"entry_id": self.config_entry.entry_id, "subentry_id": subentry.subentry_id},
         )
 
-    def _build_devices(self, data: TheKeysData) -> list[MultilockDevice]:
+    def _build_devices(self, data: TheKeysData) -> list[MultilockDevice[Any]]:
         return [self._gateway_device(data)] + [
             self._lock_device(lock) for lock in data.locks.values()
         ]
 
-    def _build_device(self, data: TheKeysData, device_key: str) -> MultilockDevice:
-        if device_key == self.gateway_device_key:
-            return self._gateway_device(data)
-        return self._lock_device(data.locks[identifier_of(device_key)])
-
-    def _gateway_device(self, data: TheKeysData) -> MultilockDevice:
+    def _gateway_device(self, data: TheKeysData) -> MultilockDevice[Any]:
         gateway_name = self.config_entry.title
         return MultilockDevice(
             key=self.gateway_device_key,
@@ -192,7 +171,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             ),
         )
 
-    def _lock_device(self, lock: TheKeysLock) -> MultilockDevice:
+    def _lock_device(self, lock: TheKeysLock) -> MultilockDevice[Any]:
         key = lock_device_key(lock.identifier)
         return MultilockDevice(
             key=key,
@@ -236,7 +215,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         self._command_finished(device_key)
         locks = dict(self.data.locks)
         locks[identifier] = replace(locks[identifier], state=new_state, problem=None)
-        self.async_set_device_data(replace(self.data, locks=locks), device_key)
+        self.async_set_updated_data(replace(self.data, locks=locks))
 
     async def async_synchronize_lock(self, device_key: str) -> None:
         """Synchronise a lock with The Keys' server."""

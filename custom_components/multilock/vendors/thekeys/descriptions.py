@@ -22,7 +22,7 @@ from .client import LockState, battery_percentage
 from .const import GATEWAY_KIND, LOCK_KIND
 
 if TYPE_CHECKING:
-    from .coordinator import TheKeysCoordinator, TheKeysLock
+    from .coordinator import TheKeysCoordinator, TheKeysData, TheKeysLock
 
 DOOR_STATES = {LockState.OPEN: "open", LockState.CLOSED: "closed", LockState.UNKNOWN: "unknown"}
 
@@ -57,100 +57,102 @@ async def _update_gateway(coordinator: TheKeysCoordinator, key: str) -> None:
     await coordinator.async_update_gateway()
 
 
+LOCKS: tuple[MultilockLockEntityDescription[TheKeysCoordinator, TheKeysLock], ...] = (
+    MultilockLockEntityDescription(
+        key="lock", name=None, is_locked_fn=_is_locked, lock_fn=_close, unlock_fn=_open
+    ),
+)
+
+LOCK_SENSORS: tuple[MultilockSensorEntityDescription[TheKeysLock], ...] = (
+    MultilockSensorEntityDescription(
+        key="door_state",
+        translation_key="door_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=sorted(DOOR_STATES.values()),
+        value_fn=lambda lock: None if lock.state is None else DOOR_STATES[lock.state],
+    ),
+    MultilockSensorEntityDescription(
+        key="battery",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda lock: (
+            None
+            if lock.locker is None or lock.locker.battery_mv is None
+            else battery_percentage(lock.locker.battery_mv)
+        ),
+    ),
+    MultilockSensorEntityDescription(
+        key="battery_voltage",
+        translation_key="battery_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+        suggested_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_display_precision=2,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda lock: lock.locker.battery_mv if lock.locker else None,
+    ),
+    MultilockSensorEntityDescription(
+        key="rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda lock: lock.locker.rssi if lock.locker else None,
+    ),
+)
+
+GATEWAY_SENSORS: tuple[MultilockSensorEntityDescription[TheKeysData], ...] = (
+    MultilockSensorEntityDescription(
+        key="firmware_version",
+        translation_key="firmware_version",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.status.version if data.status else None,
+    ),
+    MultilockSensorEntityDescription(
+        key="current_status",
+        translation_key="gateway_status",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.status.current_status if data.status else None,
+    ),
+)
+
+LOCK_BUTTONS: tuple[MultilockButtonEntityDescription[TheKeysCoordinator], ...] = (
+    MultilockButtonEntityDescription(
+        key="synchronize",
+        translation_key="synchronize_lock",
+        entity_category=EntityCategory.CONFIG,
+        press_fn=_synchronize_lock,
+    ),
+    MultilockButtonEntityDescription(
+        key="update",
+        translation_key="update_lock",
+        device_class=ButtonDeviceClass.UPDATE,
+        entity_category=EntityCategory.CONFIG,
+        press_fn=_update_lock,
+    ),
+)
+
+GATEWAY_BUTTONS: tuple[MultilockButtonEntityDescription[TheKeysCoordinator], ...] = (
+    MultilockButtonEntityDescription(
+        key="synchronize",
+        translation_key="synchronize_gateway",
+        entity_category=EntityCategory.CONFIG,
+        press_fn=_synchronize_gateway,
+    ),
+    MultilockButtonEntityDescription(
+        key="update",
+        translation_key="update_gateway",
+        device_class=ButtonDeviceClass.UPDATE,
+        entity_category=EntityCategory.CONFIG,
+        press_fn=_update_gateway,
+    ),
+)
+
 DESCRIPTIONS: Descriptions = {
-    Platform.LOCK: {
-        LOCK_KIND: (
-            MultilockLockEntityDescription(
-                key="lock", name=None, is_locked_fn=_is_locked, lock_fn=_close, unlock_fn=_open
-            ),
-        ),
-    },
-    Platform.SENSOR: {
-        LOCK_KIND: (
-            MultilockSensorEntityDescription(
-                key="door_state",
-                translation_key="door_state",
-                device_class=SensorDeviceClass.ENUM,
-                options=sorted(DOOR_STATES.values()),
-                value_fn=lambda lock: None if lock.state is None else DOOR_STATES[lock.state],
-            ),
-            MultilockSensorEntityDescription(
-                key="battery",
-                device_class=SensorDeviceClass.BATTERY,
-                native_unit_of_measurement=PERCENTAGE,
-                state_class=SensorStateClass.MEASUREMENT,
-                value_fn=lambda lock: (
-                    None
-                    if lock.locker is None or lock.locker.battery_mv is None
-                    else battery_percentage(lock.locker.battery_mv)
-                ),
-            ),
-            MultilockSensorEntityDescription(
-                key="battery_voltage",
-                translation_key="battery_voltage",
-                device_class=SensorDeviceClass.VOLTAGE,
-                native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
-                suggested_unit_of_measurement=UnitOfElectricPotential.VOLT,
-                suggested_display_precision=2,
-                state_class=SensorStateClass.MEASUREMENT,
-                entity_category=EntityCategory.DIAGNOSTIC,
-                value_fn=lambda lock: lock.locker.battery_mv if lock.locker else None,
-            ),
-            MultilockSensorEntityDescription(
-                key="rssi",
-                device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-                native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-                state_class=SensorStateClass.MEASUREMENT,
-                entity_category=EntityCategory.DIAGNOSTIC,
-                entity_registry_enabled_default=False,
-                value_fn=lambda lock: lock.locker.rssi if lock.locker else None,
-            ),
-        ),
-        GATEWAY_KIND: (
-            MultilockSensorEntityDescription(
-                key="firmware_version",
-                translation_key="firmware_version",
-                entity_category=EntityCategory.DIAGNOSTIC,
-                value_fn=lambda data: data.status.version if data.status else None,
-            ),
-            MultilockSensorEntityDescription(
-                key="current_status",
-                translation_key="gateway_status",
-                entity_category=EntityCategory.DIAGNOSTIC,
-                value_fn=lambda data: data.status.current_status if data.status else None,
-            ),
-        ),
-    },
-    Platform.BUTTON: {
-        LOCK_KIND: (
-            MultilockButtonEntityDescription(
-                key="synchronize",
-                translation_key="synchronize_lock",
-                entity_category=EntityCategory.CONFIG,
-                press_fn=_synchronize_lock,
-            ),
-            MultilockButtonEntityDescription(
-                key="update",
-                translation_key="update_lock",
-                device_class=ButtonDeviceClass.UPDATE,
-                entity_category=EntityCategory.CONFIG,
-                press_fn=_update_lock,
-            ),
-        ),
-        GATEWAY_KIND: (
-            MultilockButtonEntityDescription(
-                key="synchronize",
-                translation_key="synchronize_gateway",
-                entity_category=EntityCategory.CONFIG,
-                press_fn=_synchronize_gateway,
-            ),
-            MultilockButtonEntityDescription(
-                key="update",
-                translation_key="update_gateway",
-                device_class=ButtonDeviceClass.UPDATE,
-                entity_category=EntityCategory.CONFIG,
-                press_fn=_update_gateway,
-            ),
-        ),
-    },
+    Platform.LOCK: {LOCK_KIND: LOCKS},
+    Platform.SENSOR: {LOCK_KIND: LOCK_SENSORS, GATEWAY_KIND: GATEWAY_SENSORS},
+    Platform.BUTTON: {LOCK_KIND: LOCK_BUTTONS, GATEWAY_KIND: GATEWAY_BUTTONS},
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.config_entries import (
-    ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
     SubentryFlowResult,
@@ -19,11 +18,12 @@ from homeassistant.helpers.selector import (
 )
 
 from ...compat import vol
-from ...const import CONF_VENDOR, DOMAIN, Vendor
+from ...const import CONF_VENDOR, DOMAIN
+from ...contract import VendorFlowSteps
 from ...flow_helpers import update_entry_and_abort
 from .client import Priority, TheKeysError, TheKeysGateway
-from .const import CONF_IDENTIFIER, CONF_SHARE_CODE
-from .coordinator import gateway_for
+from .const import CONF_IDENTIFIER, CONF_SHARE_CODE, SUBENTRY_LOCK, VENDOR
+from .gateways import async_gateway_for_flow
 
 GATEWAY_SCHEMA = vol.Schema({vol.Required(CONF_HOST): str})
 SHARE_CODE_SCHEMA = vol.Schema(
@@ -84,11 +84,13 @@ async def validate_lock(gateway: TheKeysGateway, identifier: int, share_code: st
 
 
 def lock_already_configured(hass: HomeAssistant, identifier: int) -> bool:
-    """Return whether any gateway entry already has this lock."""
+    """Return whether a The Keys gateway entry already has this lock."""
     return any(
         subentry.unique_id == str(identifier)
         for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_VENDOR) == VENDOR
         for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_LOCK
     )
 
 
@@ -103,7 +105,7 @@ def _parse_identifier(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-class TheKeysConfigFlowSteps(ConfigFlow):
+class TheKeysConfigFlowSteps(VendorFlowSteps):
     """The Keys steps of the multilock config flow."""
 
     async def async_step_thekeys(
@@ -115,11 +117,11 @@ class TheKeysConfigFlowSteps(ConfigFlow):
             host = normalize_host(user_input[CONF_HOST])
             await self.async_set_unique_id(host)
             self._abort_if_unique_id_configured()
-            error = await validate_gateway(gateway_for(self.hass, host))
+            error = await validate_gateway(async_gateway_for_flow(self.hass, host))
             if error is None:
                 return self.async_create_entry(
                     title=f"The Keys gateway {host}",
-                    data={CONF_VENDOR: Vendor.THE_KEYS, CONF_HOST: host},
+                    data={CONF_VENDOR: VENDOR, CONF_HOST: host},
                 )
             errors["base"] = error
         return self.async_show_form(
@@ -138,7 +140,7 @@ class TheKeysConfigFlowSteps(ConfigFlow):
             host = normalize_host(user_input[CONF_HOST])
             if host != entry.data[CONF_HOST]:
                 self._async_abort_entries_match({CONF_HOST: host})
-            error = await validate_gateway(gateway_for(self.hass, host))
+            error = await validate_gateway(async_gateway_for_flow(self.hass, host))
             if error is None:
                 return update_entry_and_abort(
                     self,
@@ -216,4 +218,4 @@ class TheKeysLockSubentryFlow(ConfigSubentryFlow):
         )
 
     def _gateway(self) -> TheKeysGateway:
-        return gateway_for(self.hass, self._get_entry().data[CONF_HOST])
+        return async_gateway_for_flow(self.hass, self._get_entry().data[CONF_HOST])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_IDENTIFIER, CONF_SHARE_CODE
-from .coordinator import gateway_for
 from .flow import SHARE_CODE_SCHEMA, validate_lock
+from .gateways import async_gateway_for_flow
 
 
 class ShareCodeRepairFlow(RepairsFlow):
@@ -33,7 +35,7 @@ class ShareCodeRepairFlow(RepairsFlow):
             return self.async_abort(reason="lock_removed")
         errors: dict[str, str] = {}
         if user_input is not None:
-            gateway = gateway_for(self.hass, entry.data[CONF_HOST])
+            gateway = async_gateway_for_flow(self.hass, entry.data[CONF_HOST])
             share_code = user_input[CONF_SHARE_CODE]
             error = await validate_lock(gateway, subentry.data[CONF_IDENTIFIER], share_code)
             if error is None:
@@ -52,6 +54,6 @@ class ShareCodeRepairFlow(RepairsFlow):
         )
 
 
-def create_fix_flow(hass: HomeAssistant, data: dict[str, str]) -> RepairsFlow:
+def create_fix_flow(hass: HomeAssistant, data: Mapping[str, str]) -> RepairsFlow:
     """Return the flow fixing a rejected share code."""
     return ShareCodeRepairFlow(data["entry_id"], data["subentry_id"])
