@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import dataclasses
 from datetime import UTC, datetime, timedelta
 import json
+import logging
 import time
 from typing import Any
 import uuid
@@ -25,9 +26,11 @@ from custom_components.multilock.vendors.doordeck import client as client_module
 from custom_components.multilock.vendors.doordeck.client import (
     ACCEPT_V2,
     ACCEPT_V3,
+    DEFAULT_OPERATIONS_PER_SECOND,
     DoordeckApiError,
     DoordeckAuthenticationError,
     DoordeckClient,
+    DoordeckClockError,
     DoordeckConnectionError,
     DoordeckCredentials,
     DoordeckError,
@@ -71,7 +74,63 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def _client(url: str, session: aiohttp.ClientSession, **kwargs: Any) -> DoordeckClient:
+    # Paced, but fast: the tests of pacing itself use the default pace.
+    kwargs.setdefault("operations_per_second", 200.0)
     return DoordeckClient(session, base_url=url, **kwargs)
+
+
+class VirtualTime:
+    """A clock that moves only when someone sleeps on it: nothing really waits.
+
+    Give the same one to the simulator (``clock``) and the client (``clock``, ``monotonic``,
+    ``sleep``) so that both see the same time.
+    """
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {"clock": self.clock, "monotonic": self.clock, "sleep": self.sleep}
+
+
+class ScaledTime:
+    """Real time running ``scale`` times faster, for the simulator and the client alike.
+
+    Unlike a virtual clock, requests in flight take (scaled) time too, so that a burst of
+    requests is seen as the burst it is.
+    """
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self._start, self._real = time.time(), time.monotonic()
+
+    def clock(self) -> float:
+        return self._start + (time.monotonic() - self._real) * self.scale
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.scale)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return {"clock": self.clock, "monotonic": self.clock, "sleep": self.sleep}
+
+
+@pytest.fixture
+async def vsim() -> AsyncIterator[tuple[DoordeckSimulator, VirtualTime]]:
+    """A started simulator on a virtual clock, and that clock."""
+    virtual = VirtualTime()
+    simulator = DoordeckSimulator(clock=virtual.clock)
+    await simulator.start()
+    yield simulator, virtual
+    await simulator.stop()
 
 
 async def _ready(
@@ -593,7 +652,7 @@ async def test_faults(
     status: int,
 ) -> None:
     """Each lock fault maps to its own exception with the vendor's meaning."""
-    client, _, lock = await _ready(sim, session)
+    client, _, lock = await _ready(sim, session, max_retry_wait=0)  # no wait after a 429
     lock.fault = fault
     with pytest.raises(error) as err:
         await client.unlock(lock.id)
@@ -895,3 +954,324 @@ async def test_connection_error(session: aiohttp.ClientSession) -> None:
     with pytest.raises(DoordeckConnectionError) as err:
         await _client(url, session).login("a", "b")
     assert not isinstance(err.value, DoordeckTimeoutError)
+
+
+# -- pacing, rate limits, clock changes, error pages -----------------------------------
+
+
+def _execute_statuses(sim: DoordeckSimulator) -> list[int]:
+    return [r.status for r in sim.requests if r.path.endswith("/execute")]
+
+
+async def _many_locks(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, count: int, **kwargs: Any
+) -> tuple[DoordeckClient, list[SimLock]]:
+    """An owner administering ``count`` locks, signed in with a key, on a default-paced client."""
+    account = sim.add_account(EMAIL, PASSWORD)
+    site = sim.add_site("Many")
+    locks = [sim.add_lock(site.id, f"Door {i}", access={account.id: "ADMIN"}) for i in range(count)]
+    client = DoordeckClient(session, base_url=sim.url, **kwargs)
+    await client.login(EMAIL, PASSWORD)
+    await client.register_key()
+    return client, locks
+
+
+async def test_pacing_100_locks_at_once(session: aiohttp.ClientSession) -> None:
+    """100 lock() at once, 10 operations a second allowed: no 429, sent in the order asked.
+
+    Time runs 10 times faster for the simulator and the client alike (20 s take 2 s).
+    """
+    scaled = ScaledTime(10)
+    sim = DoordeckSimulator(clock=scaled.clock, rate_limit=(10, 1.0))
+    await sim.start()
+    try:
+        client, locks = await _many_locks(sim, session, 100, **scaled.client_kwargs())
+        started = scaled.clock()
+        results = await asyncio.gather(*(client.lock(lock.id) for lock in locks))
+        elapsed = scaled.clock() - started
+        assert results == [OperationResult.DONE] * 100
+        assert sim.rate_limited_count == 0
+        assert _execute_statuses(sim) == [204] * 100
+        by_arrival = sorted(locks, key=lambda lock: lock.operations[0].seq)
+        assert [lock.id for lock in by_arrival] == [lock.id for lock in locks]
+        assert elapsed >= 99 / DEFAULT_OPERATIONS_PER_SECOND - 0.5
+        assert client._lock_queues == {}
+
+        # The same burst unpaced is refused: the limit above was real.
+        await scaled.sleep(1.5)
+        unpaced = DoordeckClient(
+            session,
+            client.credentials,
+            base_url=sim.url,
+            operations_per_second=None,
+            max_retry_wait=0,
+            **scaled.client_kwargs(),
+        )
+        outcomes = await asyncio.gather(
+            *(unpaced.unlock(lock.id) for lock in locks), return_exceptions=True
+        )
+        assert any(isinstance(o, DoordeckRateLimitedError) for o in outcomes)
+        assert sim.rate_limited_count > 0
+    finally:
+        await sim.stop()
+
+
+async def test_operations_on_one_lock_keep_their_order(
+    vsim: tuple[DoordeckSimulator, VirtualTime], session: aiohttp.ClientSession
+) -> None:
+    """A retried unlock (429) does not let the lock asked for after it overtake it."""
+    sim, virtual = vsim
+    client, _, lock = await _ready(sim, session, **virtual.client_kwargs())
+    sim.inject(f"/device/{lock.id}/execute", status=429, times=1, retry_after=1)
+    results = await asyncio.gather(client.unlock(lock.id), client.lock(lock.id))
+    assert list(results) == [OperationResult.DONE, OperationResult.DONE]
+    assert [op.operation["locked"] for op in lock.operations] == [False, True]
+    assert lock.locked
+    assert _execute_statuses(sim) == [429, 204, 204]
+    assert client._lock_queues == {}
+
+
+async def test_rate_limited_command_waits_and_retries_with_a_fresh_jwt(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """On the real clock: a 429 is waited out (Retry-After) and sent once more, re-signed."""
+    client, _, lock = await _ready(sim, session)
+    sim.inject(f"/device/{lock.id}/execute", status=429, times=1, retry_after=1)
+    started = time.monotonic()
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert time.monotonic() - started >= 1.0
+    assert not lock.locked
+    assert _execute_statuses(sim) == [429, 204]
+    (_, first), (_, second) = _jwts(sim)
+    assert first["jti"] != second["jti"]
+    assert second["iat"] > first["iat"]
+    assert second["nbf"] > first["nbf"]
+    assert second["exp"] > first["exp"]
+
+
+async def test_rate_limited_command_gives_up(
+    vsim: tuple[DoordeckSimulator, VirtualTime], session: aiohttp.ClientSession
+) -> None:
+    """Refused again after the wait: raised. A long Retry-After is not waited for at all,
+    and operations asked for while it lasts are refused without being sent."""
+    sim, virtual = vsim
+    client, _, lock = await _ready(
+        sim, session, operations_per_second=None, **virtual.client_kwargs()
+    )
+    fault = sim.inject(f"/device/{lock.id}/execute", status=429, retry_after=2)
+    with pytest.raises(DoordeckRateLimitedError) as err:
+        await client.lock(lock.id)
+    assert (err.value.status, err.value.retry_after, err.value.sent) == (429, 2.0, True)
+    assert "retry after 2 s" in str(err.value)
+    assert fault.hits == 2
+    assert virtual.sleeps == [pytest.approx(2.0)]
+    sim.clear_faults()
+
+    virtual.now += 2
+    virtual.sleeps.clear()
+    long = sim.inject(f"/device/{lock.id}/execute", status=429, retry_after=30, times=1)
+    with pytest.raises(DoordeckRateLimitedError) as err:
+        await client.lock(lock.id)
+    assert (err.value.retry_after, err.value.sent) == (30.0, True)
+    assert long.hits == 1
+    assert virtual.sleeps == []
+
+    sent = sim.count("/device/")
+    with pytest.raises(DoordeckRateLimitedError) as err:
+        await client.unlock(lock.id)
+    assert not err.value.sent
+    assert err.value.retry_after == pytest.approx(30.0)
+    assert sim.count("/device/") == sent
+    virtual.now += 30
+    assert await client.unlock(lock.id) is OperationResult.DONE
+
+
+async def test_share_stops_at_a_rate_limit(
+    vsim: tuple[DoordeckSimulator, VirtualTime], session: aiohttp.ClientSession
+) -> None:
+    """One ADD_USER per user: a 429 is waited out and sharing goes on; refused again, the
+    users not asked for yet are reported not sent instead of being asked for regardless."""
+    sim, virtual = vsim
+    client, _, lock = await _ready(sim, session, **virtual.client_kwargs())
+    lock.batch_sharing = False
+    (target,) = await client.list_locks()
+    first, second, third = (_share_users(_guests(sim, 30))[i : i + 10] for i in (0, 10, 20))
+
+    sim.inject(f"/device/{lock.id}/execute", status=429, times=1, retry_after=1)
+    outcomes = await client.share(target, first)
+    assert [o.status for o in outcomes] == [ShareStatus.DONE] * 10
+    assert _execute_statuses(sim) == [429] + [204] * 10
+    assert pytest.approx(1.0) in virtual.sleeps
+
+    refusing = sim.inject(f"/device/{lock.id}/execute", status=429, retry_after=1)
+    outcomes = await client.share(target, second)
+    assert [o.status for o in outcomes] == [ShareStatus.FAILED] + [ShareStatus.NOT_SENT] * 9
+    assert all(isinstance(o.error, DoordeckRateLimitedError) for o in outcomes)
+    assert all(o.reason for o in outcomes)
+    assert refusing.hits == 2
+    assert not any(u.user_id in lock.users for u in second)
+    sim.clear_faults()
+
+    sim.inject(f"/device/{lock.id}/execute", status=429, times=1, retry_after=60)
+    virtual.sleeps.clear()
+    outcomes = await client.share(target, third)
+    assert [o.status for o in outcomes] == [ShareStatus.FAILED] + [ShareStatus.NOT_SENT] * 9
+    assert max(virtual.sleeps, default=0) < 5
+    assert _execute_statuses(sim)[-1:] == [429]
+    assert len(_execute_statuses(sim)) == 11 + 2 + 1
+
+
+@pytest.mark.parametrize("step", [300.0, -300.0])
+async def test_clock_step_after_the_offset_was_measured(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, step: float
+) -> None:
+    """The server's clock steps by 5 minutes: measured again, re-signed, and it works."""
+    client, _, lock = await _ready(sim, session)
+    assert await client.lock(lock.id) is OperationResult.DONE
+    assert client.time_offset == pytest.approx(0, abs=2)
+    sim.clock_offset += step
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert not lock.locked
+    assert _execute_statuses(sim) == [204, 400, 204]
+    assert sim.count("/time") == 2
+    assert client.time_offset == pytest.approx(step, abs=2)
+    (_, refused), (_, accepted) = _jwts(sim)[1:]
+    assert refused["jti"] != accepted["jti"]
+    assert accepted["iat"] == pytest.approx(sim.now(), abs=5)
+    # Back in time, the certificate was not valid yet: issued again for the same key.
+    assert sim.count("/auth/certificate") == (2 if step < 0 else 1)
+    assert len(sim.registered_keys(client.user_id or "")) == 1
+
+
+@pytest.mark.parametrize("step", [300.0, -300.0])
+async def test_clock_refusal_is_not_an_authentication_error(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, step: float
+) -> None:
+    """When the clock cannot be measured again, the refusal is a clock error, after one retry."""
+    client, _, lock = await _ready(sim, session)
+    await client.sync_time()
+    sim.clock_offset += step
+    sim.fail_time = True
+    with pytest.raises(DoordeckClockError) as err:
+        await client.lock(lock.id)
+    assert not isinstance(err.value, DoordeckAuthenticationError)
+    assert err.value.status == 400
+    assert "clock" in str(err.value)
+    assert _execute_statuses(sim) == [400, 400]
+
+
+@pytest.mark.parametrize("status", [404, 500])
+async def test_time_failing_does_not_block_commands(
+    sim: DoordeckSimulator,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    """GET /time failing: signed with the local clock, one warning, no secret in it."""
+    sim.fail_time, sim.fail_time_status = True, status
+    client, _, lock = await _ready(sim, session)
+    with caplog.at_level(logging.DEBUG, logger=client_module.__name__):
+        assert await client.unlock(lock.id) is OperationResult.DONE
+        assert await client.lock(lock.id) is OperationResult.DONE
+    assert lock.locked
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert f"HTTP {status}" in warnings[0].getMessage()
+    assert "local clock" in warnings[0].getMessage()
+    assert client.time_offset == 0
+    assert sim.count("/time") == 1  # not asked again before every operation
+    assert client.tokens is not None
+    for secret in (client.tokens.auth_token, client.tokens.refresh_token, EMAIL, PASSWORD):
+        assert secret not in caplog.text
+
+
+async def test_time_failing_keeps_the_last_offset(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Measured once, then GET /time fails: the last offset is kept, a warning logged once."""
+    virtual = VirtualTime()
+    sim = DoordeckSimulator(clock=virtual.clock, clock_offset=3600)
+    await sim.start()
+    try:
+        client, _, lock = await _ready(sim, session, **virtual.client_kwargs())
+        assert await client.lock(lock.id) is OperationResult.DONE
+        assert client.time_offset == pytest.approx(3600, abs=1)
+        sim.fail_time = True
+        with caplog.at_level(logging.WARNING, logger=client_module.__name__):
+            for _ in range(3):
+                virtual.now += 16 * 60
+                assert await client.unlock(lock.id) is OperationResult.DONE
+        assert sim.count("/time") == 4
+        (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert "+3600" in warning.getMessage()
+        assert client.time_offset == pytest.approx(3600, abs=1)
+
+        sim.fail_time = False
+        virtual.now += 16 * 60
+        sim.clock_offset = 3700
+        assert await client.lock(lock.id) is OperationResult.DONE
+        assert client.time_offset == pytest.approx(3700, abs=1)
+    finally:
+        await sim.stop()
+
+
+async def test_time_timing_out_does_not_block_commands(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """A GET /time that does not answer: given up after the timeout, the command goes ahead."""
+    client, _, lock = await _ready(sim, session, timeout=0.3)
+    sim.inject("/time", kind="delay", delay=1.0)
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert sim.count(f"/device/{lock.id}/execute") == 1
+    with pytest.raises(DoordeckTimeoutError):
+        await client.sync_time()
+
+
+async def test_html_error_pages_are_summarised(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """A proxy's HTML page is reported as "HTTP 502 Bad Gateway", never quoted."""
+    client, _, lock = await _ready(sim, session)
+    sim.inject("/site", kind="html_error", times=1)
+    with pytest.raises(DoordeckApiError) as err:
+        await client.list_locks()
+    assert type(err.value) is DoordeckApiError
+    assert (err.value.status, err.value.code, err.value.message) == (502, None, "Bad Gateway")
+    assert str(err.value) == "Doordeck refused the request (HTTP 502 Bad Gateway)"
+
+    sim.inject(f"/device/{lock.id}/execute", kind="html_error", status=503, times=1)
+    with pytest.raises(DoordeckApiError) as err:
+        await client.lock(lock.id)
+    assert type(err.value) is DoordeckApiError  # something in front of Doordeck, not the lock
+    assert "HTTP 503 Service Unavailable" in str(err.value)
+    assert "<" not in str(err.value)
+
+
+async def test_long_text_errors_are_cut(fake: FakeServer, session: aiohttp.ClientSession) -> None:
+    """A plain-text error body is cut to its first line, at most 120 characters."""
+    fake.routes[("GET", "/site")] = (500, "x" * 500 + "\nsecond line")
+    with pytest.raises(DoordeckApiError) as err:
+        await _signed_in(fake, session).list_locks()
+    assert err.value.message is not None
+    assert len(err.value.message) <= 120
+    assert "second line" not in str(err.value)
+
+
+def test_retry_after_forms() -> None:
+    """Retry-After is delay-seconds or an HTTP date; anything else is ignored."""
+    parse = client_module._parse_retry_after
+    assert parse("3", 0) == 3.0
+    assert parse(" 1.5 ", 0) == 1.5
+    assert parse("-4", 0) == 0.0
+    assert parse("Wed, 21 Oct 2015 07:28:10 GMT", 1445412480.0) == 10.0
+    assert parse("soon", 0) is None
+    assert parse("nan", 0) is None
+    assert parse(None, 0) is None
+
+
+def test_bad_pacing_arguments() -> None:
+    """A pace must be a positive number (or None) and the longest wait not negative."""
+    with pytest.raises(ValueError, match="operations_per_second"):
+        DoordeckClient(None, operations_per_second=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_retry_wait"):
+        DoordeckClient(None, max_retry_wait=-1)  # type: ignore[arg-type]

@@ -19,9 +19,34 @@ Choices the documentation leaves open:
 * A lock without ``state.connected`` counts as connected; without ``unlockTime`` it gets
   ``DEFAULT_UNLOCK_TIME``; ``state.locked`` is reported as ``None`` unless it is a boolean.
 * An authentication failure while sharing stops the remaining requests (they would all fail);
-  every other failure is recorded for its users and sharing goes on.
+  so does a rate limit that a bounded wait and one retry did not lift (the users not asked for
+  yet are reported ``ShareStatus.NOT_SENT``); every other failure is recorded for its users and
+  sharing goes on.
 
-Tokens, keys, certificate chains and verification codes are never logged.
+Pacing and retries of signed operations (``/device/{id}/execute``):
+
+* One client sends its signed operations one at a time, in the order they were asked for, at
+  most ``operations_per_second`` (default 5, below the 10 a second a plausible server allows);
+  the JWT is made just before its turn, so its ``iat`` is fresh. Operations on one lock wait for
+  the previous one on that lock to finish, so that a retried unlock cannot overtake a later lock.
+* A 429 holds every signed operation of the client for ``Retry-After`` (1 s when absent); the
+  refused one is sent once more with a fresh JWT (new ``jti``, ``iat``, ``exp``), then the error
+  is raised. A ``Retry-After`` longer than ``max_retry_wait`` (5 s) is not waited for: the error
+  (``retry_after`` set) is raised at once, and operations asked for while that wait lasts are
+  refused without being sent (``DoordeckRateLimitedError.sent`` False).
+* A refused time window (400 with code 400.11 nbf, 400.12 iat, 400.13 exp, 400.29 certificate
+  not yet valid, or a message that names the clock) is ``DoordeckClockError``, never an
+  authentication error: the offset is measured again and the operation is sent once more with a
+  fresh JWT; a leaf certificate not yet valid (the server's clock went back) is first issued
+  again for the same key (``POST /auth/certificate``).
+* When ``GET /time`` fails, operations are signed with the last measured offset (0, the local
+  clock, before any): a warning is logged once until the clock can be read again, and the next
+  try comes after a minute rather than before every operation.
+* An error reply that is not JSON (a proxy's HTML page) is summarised by its status and reason
+  ("HTTP 502 Bad Gateway"), never quoted; a 503/504 that is not Doordeck's JSON comes from
+  something in front of Doordeck, not from the lock, and is a plain ``DoordeckApiError``.
+
+Tokens, keys, certificate chains, verification codes and the account email are never logged.
 """
 
 from __future__ import annotations
@@ -29,13 +54,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from http import HTTPStatus
 import json
 import logging
 import math
+import re
 import time
 from typing import Any, ClassVar, Final, TypeGuard
 from urllib.parse import quote
@@ -58,7 +87,15 @@ BATCH_LIMIT: Final = 25
 OPERATION_LIFETIME: Final = 60  # seconds from iat to exp of a signed operation
 KEY_RENEWAL_MARGIN: Final = timedelta(days=7)
 TIME_OFFSET_MAX_AGE: Final = 15 * 60.0  # seconds
+TIME_SYNC_RETRY: Final = 60.0  # seconds before GET /time is tried again after it failed
+TIME_SYNC_TIMEOUT: Final = 5.0  # seconds: at most this long for GET /time before an operation
 DEFAULT_UNLOCK_TIME: Final = 5.0
+DEFAULT_OPERATIONS_PER_SECOND: Final = 5.0  # signed operations per client (account)
+DEFAULT_MAX_RETRY_WAIT: Final = 5.0  # seconds: longest Retry-After waited for before a retry
+DEFAULT_RETRY_AFTER: Final = 1.0  # seconds: the wait after a 429 without Retry-After
+# Codes of a refused time window (the simulator's; the notes do not give Doordeck's own).
+CLOCK_ERROR_CODES: Final = frozenset({400.11, 400.12, 400.13, 400.29})
+CERTIFICATE_NOT_YET_VALID: Final = 400.29
 
 
 class DoordeckError(Exception):
@@ -86,16 +123,28 @@ class DoordeckApiError(DoordeckError):
 
     meaning: ClassVar[str] = "Doordeck refused the request"
 
-    def __init__(self, status: int, code: float | None = None, message: str | None = None) -> None:
-        """Keep the status, the vendor's error code and its message."""
+    def __init__(
+        self,
+        status: int,
+        code: float | None = None,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        """Keep the status, the vendor's error code, its message and ``Retry-After`` (s)."""
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
         detail = f"HTTP {status}"
         if code is not None:
             detail += f", code {code:g}"
-        if message:
+        if message and code is None and message == _phrase(status):
+            detail += f" {message}"  # "HTTP 502 Bad Gateway"
+        elif message:
             detail += f": {message}"
+        if retry_after is not None:
+            detail += f"; retry after {max(1, math.ceil(retry_after))} s"
         super().__init__(f"{self.meaning} ({detail})")
 
 
@@ -136,9 +185,44 @@ class DoordeckOperationPendingError(DoordeckApiError):
 
 
 class DoordeckRateLimitedError(DoordeckApiError):
-    """429: too many requests."""
+    """429: too many requests; ``retry_after`` is how long Doordeck asked to wait (seconds).
+
+    ``sent`` is False when the client refused the operation itself, without sending it,
+    because Doordeck had asked for a longer wait than the client waits for.
+    """
 
     meaning = "Doordeck is rate limiting this account; too many requests"
+
+    def __init__(
+        self,
+        status: int,
+        code: float | None = None,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        sent: bool = True,
+    ) -> None:
+        """Keep what ``DoordeckApiError`` keeps, and whether the request was sent."""
+        super().__init__(status, code, message, retry_after=retry_after)
+        self.sent = sent
+
+
+class DoordeckClockError(DoordeckApiError):
+    """Doordeck refused a signed operation's time window: the clocks disagree.
+
+    400 with code 400.11 (nbf in the future), 400.12 (iat in the future), 400.13 (expired) or
+    400.29 (the signing certificate is not valid yet). Raised once measuring the offset again
+    and one retry did not help; it is never an authentication problem.
+    """
+
+    meaning = "Doordeck refused the operation's time: its clock and ours disagree"
+
+    @property
+    def certificate_not_yet_valid(self) -> bool:
+        """True when the signing certificate is not valid yet (the server's clock went back)."""
+        return (self.code is not None and round(self.code, 3) == CERTIFICATE_NOT_YET_VALID) or (
+            self.message is not None and "not yet valid" in self.message.lower()
+        )
 
 
 class DoordeckLockOfflineError(DoordeckApiError):
@@ -190,6 +274,7 @@ class ShareStatus(StrEnum):
     DONE = "done"
     QUEUED = "queued"
     FAILED = "failed"
+    NOT_SENT = "not_sent"  # not asked for: sharing stopped at a rate limit (see ``error``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +376,7 @@ class ShareUser:
 
 @dataclass(frozen=True, slots=True)
 class ShareOutcome:
-    """What happened when sharing with one user; ``error`` is set when it failed."""
+    """What happened when sharing with one user; ``error`` is set when it failed or was not sent."""
 
     user_id: str
     status: ShareStatus
@@ -308,6 +393,8 @@ class _Reply:
     status: int
     body: Any  # parsed JSON; None when empty or not JSON
     text: str
+    content_type: str = ""
+    retry_after: float | None = None  # seconds, from the Retry-After header
 
     def obj(self) -> dict[str, Any]:
         if not isinstance(self.body, dict):
@@ -317,8 +404,71 @@ class _Reply:
         return self.body
 
 
+type Sleep = Callable[[float], Awaitable[None]]
+
+
+class _Pacer:
+    """Lets signed operations out one at a time, in the order they asked, at a bounded pace.
+
+    At most one every ``interval`` seconds (0: no pacing), and none while Doordeck asked to
+    wait (``hold``). A wait longer than ``max_wait`` is not waited for: the operation is
+    refused without being sent.
+    """
+
+    def __init__(
+        self, interval: float, max_wait: float, monotonic: Callable[[], float], sleep: Sleep
+    ) -> None:
+        self._interval, self._max_wait = interval, max_wait
+        self._monotonic, self._sleep = monotonic, sleep
+        self._gate = asyncio.Lock()  # first come, first served
+        self._next_send = -math.inf
+        self._hold_until = -math.inf
+
+    def hold(self, seconds: float) -> None:
+        """Doordeck asked to wait: nothing goes out for ``seconds``."""
+        self._hold_until = max(self._hold_until, self._monotonic() + seconds)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for this operation's turn; the request must be sent right after the block."""
+        async with self._gate:
+            while True:
+                now = self._monotonic()
+                held = self._hold_until - now
+                if held > self._max_wait:
+                    raise DoordeckRateLimitedError(
+                        429,
+                        None,
+                        "not sent: Doordeck asked this account to wait",
+                        retry_after=held,
+                        sent=False,
+                    )
+                until = max(self._next_send, self._hold_until)
+                if until <= now:
+                    break
+                await self._sleep(until - now)
+                if self._hold_until <= until:  # no longer hold came meanwhile
+                    break
+            yield
+            self._next_send = self._monotonic() + self._interval
+
+
+@dataclass(slots=True)
+class _LockQueue:
+    """Operations on one lock, one after another: ``users`` counts those holding or waiting."""
+
+    gate: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class DoordeckClient:
-    """Talks to the Doordeck cloud for one account."""
+    """Talks to the Doordeck cloud for one account.
+
+    ``clock`` (Unix seconds), ``monotonic`` and ``sleep`` are injectable so that tests need not
+    wait; a test with a fake clock passes the same fake as ``clock`` and ``monotonic``.
+    ``operations_per_second`` paces signed operations (None: no pacing); ``max_retry_wait`` is
+    the longest ``Retry-After`` waited for before a rate-limited operation is sent once more.
+    """
 
     def __init__(
         self,
@@ -329,14 +479,33 @@ class DoordeckClient:
         timeout: float = DEFAULT_TIMEOUT,
         on_tokens_changed: Callable[[DoordeckTokens], None] | None = None,
         clock: Callable[[], float] = time.time,
+        operations_per_second: float | None = DEFAULT_OPERATIONS_PER_SECOND,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """Set up the client, optionally resuming from stored credentials."""
+        if operations_per_second is not None and not (
+            math.isfinite(operations_per_second) and operations_per_second > 0
+        ):
+            raise ValueError("operations_per_second must be a positive number or None")
+        if not (math.isfinite(max_retry_wait) and max_retry_wait >= 0):
+            raise ValueError("max_retry_wait must be a number of seconds, 0 or more")
         creds = credentials or DoordeckCredentials()
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._time_timeout = aiohttp.ClientTimeout(total=min(timeout, TIME_SYNC_TIMEOUT))
         self._on_tokens_changed = on_tokens_changed
         self._clock = clock
+        self._max_retry_wait = max_retry_wait
+        self._pacer = _Pacer(
+            1.0 / operations_per_second if operations_per_second else 0.0,
+            max_retry_wait,
+            monotonic,
+            sleep,
+        )
+        self._lock_queues: dict[str, _LockQueue] = {}
         self._tokens = creds.tokens
         self._user_id = creds.user_id
         self._key = _load_key(creds.private_key)
@@ -351,6 +520,9 @@ class DoordeckClient:
                 _LOGGER.warning("Stored Doordeck certificate chain is unreadable; renew the key")
         self._time_offset = 0.0
         self._time_measured_at: float | None = None
+        self._time_failed_at: float | None = None  # last failed GET /time (local clock)
+        self._time_warned = False  # a warning was logged since GET /time last worked
+        self._time_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
 
     # -- state --------------------------------------------------------------------------
@@ -395,7 +567,7 @@ class DoordeckClient:
         """True without a certificate chain or when its leaf has 7 days or less left."""
         if self._expiry is None or not self._chain:
             return True
-        return self._expiry - (now or datetime.now(UTC)) <= KEY_RENEWAL_MARGIN
+        return self._expiry - (now or self._utcnow()) <= KEY_RENEWAL_MARGIN
 
     # -- authentication -----------------------------------------------------------------
 
@@ -432,9 +604,26 @@ class DoordeckClient:
     # -- server time --------------------------------------------------------------------
 
     async def sync_time(self) -> float:
-        """Measure the offset between Doordeck's clock and ours (``GET /time``)."""
+        """Measure the offset between Doordeck's clock and ours (``GET /time``); raises."""
+        return await self._sync_time(self._timeout)
+
+    async def server_now(self) -> float:
+        """Doordeck's current time (Unix seconds), re-measured when 15 minutes old.
+
+        Never fails: when ``GET /time`` does, the last measured offset is used (see
+        ``time_offset``), a warning is logged once and the next try comes a minute later.
+        """
+        if self._time_due():
+            async with self._time_lock:  # callers arriving together share one measurement
+                if self._time_due():
+                    await self._measure_time()
+        return self._clock() + self._time_offset
+
+    async def _sync_time(self, client_timeout: aiohttp.ClientTimeout) -> float:
         before = self._clock()
-        reply = await self._send("GET", "/time", {"Accept": ACCEPT_JSON})
+        reply = await self._send(
+            "GET", "/time", {"Accept": ACCEPT_JSON}, client_timeout=client_timeout
+        )
         after = self._clock()
         _raise_for_status(reply)
         now_ms = reply.obj().get("now")
@@ -442,14 +631,35 @@ class DoordeckClient:
             raise DoordeckMalformedReplyError("Doordeck's time reply has no numeric 'now'")
         self._time_offset = now_ms / 1000 - (before + after) / 2
         self._time_measured_at = after
+        self._time_failed_at = None
+        if self._time_warned:
+            self._time_warned = False
+            _LOGGER.info("Doordeck's clock can be read again (offset %+.1f s)", self._time_offset)
         return self._time_offset
 
-    async def server_now(self) -> float:
-        """Doordeck's current time (Unix seconds), re-measured when 15 minutes old."""
+    def _time_due(self) -> bool:
+        now = self._clock()
+        failed = self._time_failed_at
+        if failed is not None and abs(now - failed) < TIME_SYNC_RETRY:
+            return False
         measured = self._time_measured_at
-        if measured is None or abs(self._clock() - measured) > TIME_OFFSET_MAX_AGE:
-            await self.sync_time()
-        return self._clock() + self._time_offset
+        return measured is None or abs(now - measured) > TIME_OFFSET_MAX_AGE
+
+    async def _measure_time(self) -> None:
+        """``sync_time``, falling back to the offset known so far when it fails."""
+        try:
+            await self._sync_time(self._time_timeout)
+        except DoordeckError as err:
+            self._time_failed_at = self._clock()
+            if not self._time_warned:
+                self._time_warned = True
+                _LOGGER.warning(
+                    "Cannot read Doordeck's clock (GET /time: %s); signing operations with %s",
+                    _summary(err),
+                    "the local clock"
+                    if self._time_measured_at is None
+                    else f"the offset measured last ({self._time_offset:+.1f} s)",
+                )
 
     # -- signing key --------------------------------------------------------------------
 
@@ -542,14 +752,22 @@ class DoordeckClient:
         return await self._execute(lock_id, {"type": "MUTATE_LOCK", "locked": False})
 
     async def share(self, lock: DoordeckLock, users: Sequence[ShareUser]) -> list[ShareOutcome]:
-        """Share a lock; 25 users per request where the lock supports it, else one by one."""
+        """Share a lock; 25 users per request where the lock supports it, else one by one.
+
+        An authentication failure fails the users not asked for yet without asking (they
+        would all fail). A 429 is waited out (``Retry-After``, bounded) and the request sent
+        once more; if it is still refused, the users not asked for yet are ``NOT_SENT``.
+        """
         size = BATCH_LIMIT if lock.batch_sharing else 1
         outcomes: list[ShareOutcome] = []
         stop: DoordeckError | None = None
+        not_sent: DoordeckRateLimitedError | None = None
         for index in range(0, len(users), size):
             group = users[index : index + size]
-            error = stop
-            if stop is None:
+            status, error = ShareStatus.FAILED, stop
+            if stop is None and not_sent is not None:
+                status, error = ShareStatus.NOT_SENT, not_sent
+            elif stop is None:
                 operation = (
                     {"type": "BATCH_ADD_USER", "users": [_share_entry(u) for u in group]}
                     if lock.batch_sharing
@@ -557,15 +775,19 @@ class DoordeckClient:
                 )
                 try:
                     result = await self._execute(lock.id, operation)
+                except DoordeckRateLimitedError as err:
+                    not_sent = err
+                    status = ShareStatus.FAILED if err.sent else ShareStatus.NOT_SENT
+                    error = err
                 except DoordeckError as err:
                     error = err
                     if isinstance(err, DoordeckAuthenticationError | DoordeckKeyNotRegisteredError):
                         stop = err
                 else:
-                    status = ShareStatus(result.value)
-                    outcomes.extend(ShareOutcome(u.user_id, status) for u in group)
+                    done = ShareStatus(result.value)
+                    outcomes.extend(ShareOutcome(u.user_id, done) for u in group)
                     continue
-            outcomes.extend(ShareOutcome(u.user_id, ShareStatus.FAILED, error) for u in group)
+            outcomes.extend(ShareOutcome(u.user_id, status, error) for u in group)
         return outcomes
 
     async def revoke(self, lock_id: str, user_ids: Sequence[str]) -> OperationResult:
@@ -586,34 +808,105 @@ class DoordeckClient:
     # -- internals ----------------------------------------------------------------------
 
     async def _execute(self, lock_id: str, operation: Mapping[str, Any]) -> OperationResult:
+        """Sign and send an operation: paced, once more after a 429 or a clock refusal.
+
+        Nothing here awaits before the operation has its place in the lock's queue and the
+        pacer's: operations go out in the order they were asked for.
+        """
+        self._require_key()
+        kind = operation.get("type")
+        path = f"/device/{quote(lock_id, safe='')}/execute"
+
+        async def make_jwt() -> str:  # a fresh jti on every attempt: a re-sent JWT is a replay
+            async with self._pacer.turn():
+                key, chain, user_id = self._require_key()
+                now = math.floor(await self.server_now())
+                payload = {
+                    "iss": user_id,
+                    "sub": lock_id,
+                    "nbf": now,
+                    "iat": now,
+                    "exp": now + OPERATION_LIFETIME,
+                    "jti": str(uuid.uuid4()),
+                    "operation": dict(operation),
+                }
+                headers = {"x5c": list(chain), "typ": "JWT"}
+                return jwt.encode(payload, key, algorithm="EdDSA", headers=headers)
+
+        async with self._one_at_a_time(lock_id):
+            rate_retried = clock_retried = False
+            while True:
+                _LOGGER.debug("Sending %s to lock %s", kind, lock_id)
+                try:
+                    reply = await self._call(
+                        "POST", path, make_jwt=make_jwt, errors=_LOCK_ERRORS, signed=True
+                    )
+                except DoordeckRateLimitedError as err:
+                    wait = DEFAULT_RETRY_AFTER if err.retry_after is None else err.retry_after
+                    if err.sent:
+                        self._pacer.hold(wait)  # the limit is the account's: everyone waits
+                    if rate_retried or wait > self._max_retry_wait:
+                        raise
+                    rate_retried = True
+                    _LOGGER.info(
+                        "Doordeck is rate limiting this account: %s to lock %s goes again in %g s",
+                        kind,
+                        lock_id,
+                        wait,
+                    )
+                except DoordeckClockError as err:
+                    if clock_retried:
+                        raise
+                    clock_retried = True
+                    _LOGGER.info(
+                        "Doordeck refused the time of %s to lock %s (%s); measuring its clock "
+                        "again",
+                        kind,
+                        lock_id,
+                        _summary(err),
+                    )
+                    async with self._time_lock:
+                        await self._measure_time()
+                    if err.certificate_not_yet_valid:
+                        await self._reissue_certificate()
+                else:
+                    return OperationResult.QUEUED if reply.status == 202 else OperationResult.DONE
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, lock_id: str) -> AsyncIterator[None]:
+        """Operations on one lock run one after another, in the order they were asked for."""
+        queue = self._lock_queues.get(lock_id)
+        if queue is None:
+            queue = self._lock_queues[lock_id] = _LockQueue()
+        queue.users += 1
+        try:
+            async with queue.gate:
+                yield
+        finally:
+            queue.users -= 1
+            if queue.users == 0:
+                del self._lock_queues[lock_id]
+
+    def _require_key(self) -> tuple[Ed25519PrivateKey, tuple[str, ...], str]:
         key, chain, user_id = self._key, self._chain, self._user_id
         if key is None or not chain or user_id is None or self._expiry is None:
             raise DoordeckKeyNotRegisteredError("No signing key is registered with Doordeck yet")
-        if self._expiry <= datetime.now(UTC):
+        if self._expiry <= self._utcnow():
             raise DoordeckKeyNotRegisteredError("The signing key's certificate has expired")
+        return key, chain, user_id
 
-        async def make_jwt() -> str:  # a fresh jti on every attempt: a re-sent JWT is a replay
-            now = math.floor(await self.server_now())
-            payload = {
-                "iss": user_id,
-                "sub": lock_id,
-                "nbf": now,
-                "iat": now,
-                "exp": now + OPERATION_LIFETIME,
-                "jti": str(uuid.uuid4()),
-                "operation": dict(operation),
-            }
-            headers = {"x5c": list(chain), "typ": "JWT"}
-            return jwt.encode(payload, key, algorithm="EdDSA", headers=headers)
-
-        _LOGGER.debug("Sending %s to lock %s", operation.get("type"), lock_id)
+    async def _reissue_certificate(self) -> None:
+        """Ask for a new chain for the signing key (registered already: no second factor)."""
+        key = self._key
+        if key is None:
+            return
         reply = await self._call(
-            "POST",
-            f"/device/{quote(lock_id, safe='')}/execute",
-            make_jwt=make_jwt,
-            errors=_LOCK_ERRORS,
+            "POST", "/auth/certificate", json_body={"ephemeralKey": _public_key(key)}
         )
-        return OperationResult.QUEUED if reply.status == 202 else OperationResult.DONE
+        self._store_chain(key, reply)
+
+    def _utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
     async def _call(
         self,
@@ -625,11 +918,13 @@ class DoordeckClient:
         params: Mapping[str, str] | None = None,
         make_jwt: Callable[[], Awaitable[str]] | None = None,
         errors: _ErrorMap | None = None,
+        signed: bool = False,
     ) -> _Reply:
         """Send an authenticated request; on 401 refresh the tokens and send it once more.
 
         ``errors`` maps statuses to this endpoint's exceptions (a 401 that survives the
         refresh is then the endpoint's own refusal, e.g. a wrong verification code).
+        ``signed``: a signed operation, whose refused time window is ``DoordeckClockError``.
         """
 
         async def attempt(tokens: DoordeckTokens) -> _Reply:
@@ -649,7 +944,7 @@ class DoordeckClient:
                 if self._tokens is tokens:  # nobody refreshed them meanwhile
                     await self.refresh_tokens()
             reply = await attempt(self._require_tokens())
-        _raise_for_status(reply, errors)
+        _raise_for_status(reply, errors, signed=signed)
         return reply
 
     async def _send(
@@ -661,6 +956,7 @@ class DoordeckClient:
         json_body: Any = None,
         data: str | None = None,
         params: Mapping[str, str] | None = None,
+        client_timeout: aiohttp.ClientTimeout | None = None,
     ) -> _Reply:
         try:
             async with self._session.request(
@@ -670,10 +966,14 @@ class DoordeckClient:
                 json=json_body,
                 data=data,
                 params=params,
-                timeout=self._timeout,
+                timeout=client_timeout or self._timeout,
             ) as response:
                 raw = await response.read()
                 status = response.status
+                content_type = response.content_type
+                retry_after = _parse_retry_after(
+                    response.headers.get("Retry-After"), self._clock() + self._time_offset
+                )
         except TimeoutError as err:
             raise DoordeckTimeoutError(f"Doordeck did not answer {method} {path} in time") from err
         except aiohttp.ClientError as err:
@@ -684,7 +984,7 @@ class DoordeckClient:
         except ValueError:
             body = None
         _LOGGER.debug("%s %s -> %s", method, path, status)
-        return _Reply(status, body, text)
+        return _Reply(status, body, text, content_type, retry_after)
 
     def _set_tokens(self, tokens: DoordeckTokens) -> None:
         self._tokens = tokens
@@ -704,6 +1004,10 @@ class DoordeckClient:
         return key
 
     def _activate(self, key: Ed25519PrivateKey, reply: _Reply) -> None:
+        self._store_chain(key, reply)
+        self._pending_key = None
+
+    def _store_chain(self, key: Ed25519PrivateKey, reply: _Reply) -> None:
         data = reply.obj()
         chain = data.get("certificateChain")
         if not isinstance(chain, list) or not chain or not all(isinstance(c, str) for c in chain):
@@ -711,18 +1015,41 @@ class DoordeckClient:
         user_id = _req_str(data, "userId")
         self._expiry = _leaf_expiry(chain)
         self._key, self._chain, self._user_id = key, tuple(chain), user_id
-        self._pending_key = None
 
 
-def _raise_for_status(reply: _Reply, errors: _ErrorMap | None = None) -> None:
+def _raise_for_status(
+    reply: _Reply, errors: _ErrorMap | None = None, *, signed: bool = False
+) -> None:
     if 200 <= reply.status < 300:
         return
+    code, message = _vendor_error(reply)
     cls = (errors or {}).get(reply.status) or _STATUS_ERRORS.get(reply.status, DoordeckApiError)
-    raise cls(reply.status, *_vendor_error(reply))
+    if cls in (DoordeckLockOfflineError, DoordeckLockTimeoutError) and not isinstance(
+        reply.body, dict
+    ):
+        cls = DoordeckApiError  # not Doordeck's JSON: a proxy's 503/504, not the lock's
+    if signed and _is_clock_refusal(reply.status, code, message):
+        cls = DoordeckClockError
+    raise cls(reply.status, code, message, retry_after=reply.retry_after)
+
+
+def _is_clock_refusal(status: int, code: float | None, message: str | None) -> bool:
+    """A signed operation's time window (nbf/iat/exp, certificate dates) was refused."""
+    if code is not None and round(code, 3) in CLOCK_ERROR_CODES:
+        return True
+    return status in (400, 401, 403) and message is not None and "clock" in message.lower()
+
+
+_HTML: Final = re.compile(r"^\s*<(?:!doctype|html|head|body|\?xml)", re.IGNORECASE)
+_MAX_TEXT_ERROR: Final = 120
 
 
 def _vendor_error(reply: _Reply) -> tuple[float | None, str | None]:
-    """The vendor's ``{"code": 404.12, "message": "..."}``, or the reply text."""
+    """The vendor's ``{"code": 404.12, "message": "..."}``, or a short summary of the reply.
+
+    A page (HTML) is never quoted: its summary is the status's standard reason phrase ("Bad
+    Gateway"); other text is cut to its first line, at most ``_MAX_TEXT_ERROR`` characters.
+    """
     if isinstance(reply.body, dict):
         code, message = reply.body.get("code"), reply.body.get("message")
         if isinstance(code, str):
@@ -734,7 +1061,54 @@ def _vendor_error(reply: _Reply) -> tuple[float | None, str | None]:
             float(code) if _is_number(code) else None,
             message if isinstance(message, str) else None,
         )
-    return None, reply.text.strip()[:200] or None
+    text = reply.text.strip()
+    if not text:
+        return None, None
+    if "html" in reply.content_type or "xml" in reply.content_type or _HTML.match(text):
+        return None, _phrase(reply.status)
+    line = " ".join(text.splitlines()[0].split())
+    if len(line) > _MAX_TEXT_ERROR:
+        line = line[: _MAX_TEXT_ERROR - 1] + "…"
+    return None, line or None
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of a status ("Bad Gateway"), or "Error"."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _summary(err: DoordeckError) -> str:
+    """A short account of an error for a log line: status and code, never a reply body."""
+    if isinstance(err, DoordeckApiError):
+        return f"HTTP {err.status}" + (f", code {err.code:g}" if err.code is not None else "")
+    if isinstance(err, DoordeckTimeoutError):
+        return "no answer in time"
+    if isinstance(err, DoordeckConnectionError):
+        return "cannot connect"
+    if isinstance(err, DoordeckMalformedReplyError):
+        return "unreadable reply"
+    return type(err).__name__
+
+
+def _parse_retry_after(value: str | None, server_now: float) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP date (RFC 9110); None if unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except TypeError, ValueError, IndexError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - server_now
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _is_number(value: Any) -> TypeGuard[float]:

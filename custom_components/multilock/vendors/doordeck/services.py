@@ -19,6 +19,7 @@ from homeassistant.util.json import JsonValueType
 from ...compat import vol
 from ...const import DOMAIN
 from ...services import async_targeted_devices
+from .client import ShareStatus
 from .coordinator import (
     DoordeckCoordinator,
     LockOutcomes,
@@ -34,6 +35,8 @@ ATTR_ROLE = "role"
 ATTR_START = "start"
 ATTR_END = "end"
 ROLES = ("user", "admin")
+# Outcomes where nothing reached the lock: failed, or not sent (Doordeck limited the rate).
+NOTHING_DONE = frozenset({ShareStatus.FAILED.value, ShareStatus.NOT_SENT.value})
 
 _USERS = vol.All(
     cv.ensure_list, [vol.All(cv.string, vol.Strip, vol.Length(min=1))], vol.Length(min=1)
@@ -125,7 +128,7 @@ def _utc(value: datetime | None) -> datetime | None:
 def _raise_when_nothing_was_done(results: LockOutcomes) -> None:
     """Fail the action when every operation failed; partial failures are in the response."""
     outcomes = [outcome for per_user in results.values() for outcome in per_user.values()]
-    if outcomes and all(outcome["status"] == "failed" for outcome in outcomes):
+    if outcomes and all(outcome["status"] in NOTHING_DONE for outcome in outcomes):
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="action_failed",
