@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import logging
+from pathlib import Path
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.amber import AmberSnapshotExtension
+from syrupy.location import PyTestLocation
 
 # What Home Assistant's frame and deprecation helpers write when an integration uses
 # something deprecated.
@@ -64,3 +68,21 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture(autouse=True)
 def loopback_sockets(socket_enabled: None) -> None:
     """Let tests reach the simulators (pytest-homeassistant limits hosts to loopback)."""
+
+
+class _Snapshots(AmberSnapshotExtension):
+    """Snapshots in snapshots/ beside each test, the same under every supported release.
+
+    (The pytest plugin's own extension differs between releases in where and how it writes;
+    the snapshot tests record plain data, so syrupy's own format is enough.)
+    """
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(Path(test_location.filepath).parent / "snapshots")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Syrupy's snapshot assertion, stored as _Snapshots says."""
+    return snapshot.use_extension(_Snapshots)
