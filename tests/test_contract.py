@@ -18,8 +18,9 @@ from custom_components.multilock.const import DOMAIN
 from custom_components.multilock.contract import VendorSpec
 from custom_components.multilock.vendors import VENDORS
 
+# Every text, as Home Assistant loads them (shared and vendor texts merged).
 STRINGS = json.loads(
-    (Path(__file__).parent.parent / "custom_components/multilock/strings.json").read_text()
+    (Path(__file__).parent.parent / "custom_components/multilock/translations/en.json").read_text()
 )
 
 # An entry of each vendor as its config flow stores it (nothing needs to answer: the first
