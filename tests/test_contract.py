@@ -10,6 +10,7 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -96,3 +97,13 @@ async def test_an_entry_of_an_unknown_vendor_ends_cleanly(hass: HomeAssistant) -
     assert result["type"] is FlowResultType.ABORT
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.ABORT
+
+
+async def test_a_dhcp_discovery_no_vendor_claims_ends_cleanly(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": "dhcp"},
+        data=DhcpServiceInfo(ip="127.0.0.1", hostname="x", macaddress="001122334455"),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"

@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
 )
 from homeassistant.core import callback
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 
 from .const import CONF_VENDOR, DOMAIN
 from .contract import VendorSpec
@@ -52,6 +53,17 @@ class MultilockFlowBase(ConfigFlow):
             return self.async_abort(reason="reconfigure_not_supported")
         result: ConfigFlowResult = await spec.flows.reconfigure(self, user_input)
         return result
+
+    async def async_step_dhcp(self, discovery_info: DhcpServiceInfo) -> ConfigFlowResult:
+        """Hand a device found by DHCP to the vendor whose MAC prefix it carries."""
+        mac = discovery_info.macaddress.replace(":", "").replace("-", "").upper()
+        for spec in VENDORS.values():
+            if spec.flows.dhcp is not None and any(
+                mac.startswith(prefix) for prefix in spec.flows.dhcp_mac_prefixes
+            ):
+                result: ConfigFlowResult = await spec.flows.dhcp(self, discovery_info)
+                return result
+        return self.async_abort(reason="not_supported")
 
     @classmethod
     @callback

@@ -19,6 +19,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 
 from .coordinator import MultilockConfigEntry, MultilockCoordinator
 
@@ -47,6 +48,11 @@ class VendorFlows[FlowT: VendorFlowSteps]:
     reauth: Callable[[FlowT, Mapping[str, Any]], Awaitable[ConfigFlowResult]] | None = None
     reconfigure: Callable[[FlowT, dict[str, Any] | None], Awaitable[ConfigFlowResult]] | None = None
     subentries: Mapping[str, type[ConfigSubentryFlow]] = field(default_factory=dict)
+    # DHCP discovery: the step a device found by DHCP starts, and the MAC prefixes (OUI,
+    # upper-case hex without separators, e.g. "7C1EB3") of this vendor's devices; the
+    # matchers themselves are in manifest.json.
+    dhcp: Callable[[FlowT, DhcpServiceInfo], Awaitable[ConfigFlowResult]] | None = None
+    dhcp_mac_prefixes: frozenset[str] = frozenset()
 
 
 # Builds the runtime data of a loaded entry (its first refresh done); what it shares with
