@@ -43,10 +43,12 @@ async def async_migrate_entry(hass: HomeAssistant, entry: MultilockConfigEntry) 
 async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:
     """Let the entry's vendor build its runtime data, then add the platforms."""
     spec = VENDORS[entry.data[CONF_VENDOR]]
-    runtime = await spec.setup(hass, entry)
-    entry.runtime_data = runtime
+    # Taken before the runtime is built: a subentry added while it sets up is then seen
+    # as a change (below) instead of being missed until the next reload.
     subentries = dict(entry.subentries)
     subentry_data = _subentry_data(entry)
+    runtime = await spec.setup(hass, entry)
+    entry.runtime_data = runtime
 
     async def settings_changed(hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
         # A flow changed the entry (reauth, reconfigure) or its subentries: the vendor hears
@@ -63,6 +65,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) ->
 
     entry.async_on_unload(entry.add_update_listener(settings_changed))
     await hass.config_entries.async_forward_entry_setups(entry, runtime.platforms())
+    if _subentry_data(entry) != subentry_data:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
     return True
 
 

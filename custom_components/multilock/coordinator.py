@@ -16,7 +16,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import DOMAIN, LOGGER
 
@@ -45,6 +45,9 @@ class MultilockDevice[DataT]:
     problem: str | None = None
     via: str | None = None
 
+
+# Failed polls in a row that keep the last snapshot before the devices become unavailable.
+FAILED_POLLS_TOLERATED = 1
 
 # Entity descriptions offered per platform and per device kind.
 type Descriptions = Mapping[Platform, Mapping[str, tuple[EntityDescription, ...]]]
@@ -85,6 +88,7 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         # The entry data as set up or as stored by this coordinator: any other change to
         # it (a reauth, a reconfigure) reloads the entry.
         self.entry_data_written: dict[str, Any] = dict(entry.data)
+        self._failed_polls = 0
 
     async def async_start(self) -> Self:
         """Fetch the first snapshot (ConfigEntryNotReady when that fails), register the hubs."""
@@ -131,6 +135,28 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Keep ``data`` in the entry without reloading it (state the runtime owns)."""
         self.entry_data_written = dict(data)
         self.hass.config_entries.async_update_entry(self.config_entry, data=data)
+
+    async def _async_update_data(self) -> DataT:
+        """Poll; one failed poll keeps the last snapshot, the next failure in a row does not.
+
+        One busy answer, one server error or one timeout says nothing about the devices:
+        they stay as last reported (and commands to them are still sent). Only a failure
+        that persists makes them unavailable.
+        """
+        try:
+            data = await self._async_poll()
+        except UpdateFailed as err:
+            self._failed_polls += 1
+            if self.data is not None and self._failed_polls <= FAILED_POLLS_TOLERATED:
+                LOGGER.debug("%s: keeping the last reading after a failed poll: %s", self.name, err)
+                return self.data
+            raise
+        self._failed_polls = 0
+        return data
+
+    @abstractmethod
+    async def _async_poll(self) -> DataT:
+        """Return a new snapshot; raise UpdateFailed (or ConfigEntryAuthFailed) when none."""
 
     @abstractmethod
     def _build_devices(self, data: DataT) -> list[MultilockDevice[Any]]:

@@ -197,7 +197,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
 
     # -- polling --------------------------------------------------------------------------
 
-    async def _async_update_data(self) -> DoordeckData:
+    async def _async_poll(self) -> DoordeckData:
         commands_seen = self._commands_seen()
         try:
             await self._renew_key_when_due()
@@ -208,13 +208,13 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN,
                 translation_key="doordeck_auth_failed",
-                translation_placeholders={"account": self.config_entry.title},
+                translation_placeholders={"account": self.name},
             ) from err
         except DoordeckError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="doordeck_update_failed",
-                translation_placeholders={"account": self.config_entry.title, "error": str(err)},
+                translation_placeholders={"account": self.name, "error": str(err)},
             ) from err
         for lock_id, lock in locks.items():
             if not lock.reports_state:
@@ -340,7 +340,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         except DoordeckError as err:
             LOGGER.warning(
                 "Could not renew the Doordeck signing key of %s (trying again in an hour): %s",
-                self.config_entry.title,
+                self.name,
                 err,
             )
             return
@@ -366,7 +366,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         async_clear_issue(self.hass, key_renewal_issue_id(self.config_entry.entry_id))
         LOGGER.info(
             "Registered a new Doordeck signing key for %s, valid until %s",
-            self.config_entry.title,
+            self.name,
             format_expiry(self.client.certificate_expiry),
         )
         if self.data is not None:
@@ -447,14 +447,20 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="doordeck_lock_gone",
-                translation_placeholders={"account": self.config_entry.title},
+                translation_placeholders={"account": self.name},
             )
         return lock
 
     def _translated(self, name: str, err: Exception) -> HomeAssistantError:
-        """Return the error to raise for ``err``; a refused sign-in also starts reauth."""
+        """Return the error to raise for ``err``, and start what fixes it.
+
+        A refused sign-in starts reauthentication; a second factor wanted for the signing
+        key raises the repair that asks for it (the error text points there).
+        """
         if isinstance(err, DoordeckAuthenticationError):
             self.config_entry.async_start_reauth(self.hass)
+        elif isinstance(err, DoordeckSecondFactorRequired):
+            self._report_second_factor_needed()
         reason = error_reason(err) if isinstance(err, DoordeckError) else "error"
         return HomeAssistantError(
             translation_domain=DOMAIN,
@@ -511,7 +517,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="doordeck_revoke_self",
-                translation_placeholders={"account": self.config_entry.title},
+                translation_placeholders={"account": self.name},
             )
 
         async def revoke() -> dict[str, dict[str, UserOutcome]]:
@@ -561,7 +567,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
                 translation_placeholders={"user": given},
             ) from err
         except DoordeckError as err:
-            raise self._translated(self.config_entry.title, err) from err
+            raise self._translated(self.name, err) from err
 
 
 def _user_outcome(outcome: ShareOutcome) -> UserOutcome:

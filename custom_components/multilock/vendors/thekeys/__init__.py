@@ -15,7 +15,7 @@ from .repairs import create_fix_flow
 
 
 async def _setup(hass: HomeAssistant, entry: MultilockConfigEntry) -> TheKeysCoordinator:
-    gateway, release = async_acquire_gateway(hass, entry.data[CONF_HOST])
+    gateway, release = await async_acquire_gateway(hass, entry.data[CONF_HOST])
     entry.async_on_unload(release)
     return await TheKeysCoordinator(hass, entry, gateway).async_start()
 

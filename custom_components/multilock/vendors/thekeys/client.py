@@ -49,6 +49,8 @@ class LockState(IntEnum):
     UNKNOWN = 0x30
     CLOSED = 0x31
     OPEN = 0x32
+    # Not in the seed page: real gateways say "Door jammed" when the motor could not finish.
+    JAMMED = 0x33
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,16 @@ class TheKeysMalformedReplyError(TheKeysError):
     """The gateway's reply is not what the API describes."""
 
     reason = "malformed_reply"
+
+
+class TheKeysUnconfirmedError(TheKeysMalformedReplyError):
+    """The gateway answered a command without saying that it was done.
+
+    Such a reply (``{"status": "ok"}`` with no code, or no status at all) is no evidence
+    that the lock moved: the lock's state is unknown until read again.
+    """
+
+    reason = "unconfirmed"
 
 
 class TheKeysBusyError(TheKeysError):
@@ -257,7 +269,17 @@ UPDATE_ERRORS: Final[Mapping[int, type[TheKeysStatusError]]] = {
     2: FirmwareUnavailableError,
 }
 
-_SUCCESS: Final = frozenset({"ok", "0"})
+# Texts of ``locker_status`` replies from real gateways, for when the code is unreadable.
+STATE_TEXTS: Final[Mapping[str, LockState]] = {
+    "unknown status": LockState.UNKNOWN,
+    "door closed": LockState.CLOSED,
+    "door open": LockState.OPEN,
+    "door jammed": LockState.JAMMED,
+}
+# How long a request waits at most for a timestamp newer than the last one it sent. More
+# than a second means the local clock stepped back: it then signs with the second after
+# the last one instead of waiting for the clock to catch up.
+MAX_TIMESTAMP_WAIT: Final = 1.0
 
 
 # --- Queue ----------------------------------------------------------------------------
@@ -412,16 +434,24 @@ class TheKeysGateway:
     ) -> LockState:
         """Return the lock's state."""
         reply = await self._signed("locker_status", identifier, share_code, priority)
-        return _parse_lock_state(reply.get("code"))
+        return _lock_state_of(reply)
 
     async def _signed(
         self, path: str, identifier: int, share_code: str, priority: Priority
     ) -> dict[str, Any]:
         form = {"identifier": str(identifier)}
         try:
-            return await self._request(
-                "POST", path, form=form, share_code=share_code, priority=priority
-            )
+            try:
+                return await self._request(
+                    "POST", path, form=form, share_code=share_code, priority=priority
+                )
+            except InvalidHmacError:
+                # Another app, or a clock step, may have used a newer timestamp than ours:
+                # the share code is wrong only if a fresh timestamp is refused too.
+                _LOGGER.debug("Gateway %s refused %s; trying a fresh timestamp", self.host, path)
+                return await self._request(
+                    "POST", path, form=form, share_code=share_code, priority=priority
+                )
         except LockNeedsSynchronisationError:
             _LOGGER.debug("Lock %s needs a synchronisation before %s", identifier, path)
             await self.synchronize_lock(identifier, priority)
@@ -486,6 +516,8 @@ class TheKeysGateway:
         """
         now = self._clock()
         wait = self._last_timestamp + 1 - now
+        if wait > MAX_TIMESTAMP_WAIT:
+            return 0.0  # the clock stepped back: _signature takes the second after the last
         if priority is not Priority.COMMAND:
             wait = max(wait, self._last_signed_at + 1 - now)
         return max(0.0, wait)
@@ -494,10 +526,11 @@ class TheKeysGateway:
         """Sign with the current second, newer than any timestamp sent to this gateway.
 
         Called while holding the queue, once ``_wait_for_timestamp`` is zero: timestamps
-        leave in increasing order, and never from the future.
+        leave in increasing order, from the future only after the local clock stepped back
+        (then the second after the last one, which the gateway's clock has already passed).
         """
         now = self._clock()
-        timestamp = int(now)
+        timestamp = max(int(now), self._last_timestamp + 1)
         self._last_timestamp = timestamp
         self._last_signed_at = now
         text = str(timestamp)
@@ -541,23 +574,67 @@ def _is_busy(reply: dict[str, Any]) -> bool:
 def _checked(
     path: str, reply: dict[str, Any], errors: Mapping[int, type[TheKeysStatusError]]
 ) -> dict[str, Any]:
-    """Return a successful reply, or raise the error its status names."""
-    if path in ("lockers", "status") and "status" not in reply:
-        return reply  # read endpoints may omit the envelope
-    status = reply.get("status")
-    if str(status).lower() in _SUCCESS:
+    """Return a reply that says the request was done, or raise what it says instead.
+
+    Both shapes are accepted: the seed page's (``{"status": "0", "code": "ok"}``, errors
+    ``{"status": 33, "code": "invalid hmac"}``) and real gateways'
+    (``{"status": "ok", "code": 0}``, errors ``{"status": "ko", "code": 33}``,
+    ``locker_status`` ``{"status": "Door closed", "code": 49, ...}``).
+    """
+    status, code = reply.get("status"), reply.get("code")
+    status_text = str(status).strip().lower()
+    if path in ("lockers", "status") and status_text in ("none", "ok", "0"):
+        return reply  # read endpoints carry their data, with or without an envelope
+    error = _error_number(status_text, code)
+    if error is not None:
+        raise errors.get(error, TheKeysStatusError)(
+            error, None if code is None or status_text == "ko" else str(code)
+        )
+    if path == "locker_status" and status is not None:
+        return reply  # the state is read from it (_lock_state_of)
+    if (status_text, str(code).strip().lower()) in (("0", "ok"), ("ok", "0")):
         return reply
+    raise TheKeysUnconfirmedError(
+        f"The gateway answered {path} without saying it was done ({_summary(reply)})"
+    )
+
+
+def _error_number(status_text: str, code: object) -> int | None:
+    """The error a reply reports: in ``code`` after "ko", else a number in ``status``."""
+    if status_text == "ko":
+        number = _optional_number(code)
+        return 0 if number is None else number
+    number = _optional_number(status_text)
+    return None if number in (None, 0) else number
+
+
+def _optional_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _summary(reply: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={reply[key]!r}" for key in ("status", "code") if key in reply)
+
+
+def _lock_state_of(reply: dict[str, Any]) -> LockState:
+    """Read the state from ``code`` (integer, decimal or hex), else from the status text."""
     try:
-        code = int(status)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as err:
-        raise TheKeysMalformedReplyError(f"The gateway's reply to {path} has no status") from err
-    detail = reply.get("code", reply.get("message"))
-    error = errors.get(code, TheKeysStatusError)
-    raise error(code, None if detail is None else str(detail))
+        return _parse_lock_state(reply.get("code"))
+    except TheKeysMalformedReplyError:
+        state = STATE_TEXTS.get(str(reply.get("status")).strip().lower())
+        if state is None:
+            raise
+        return state
 
 
 def _parse_lock_state(value: object) -> LockState:
-    """Read 0x30..0x32 given as an integer, a decimal string or a hex string."""
+    """Read 0x30..0x33 given as an integer, a decimal string or a hex string."""
     try:
         if isinstance(value, bool):
             raise TypeError("boolean")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -13,8 +15,13 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
-from ...const import DOMAIN
-from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...const import DOMAIN, LOGGER
+from ...coordinator import (
+    FAILED_POLLS_TOLERATED,
+    MultilockConfigEntry,
+    MultilockCoordinator,
+    MultilockDevice,
+)
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     GatewayStatus,
@@ -27,6 +34,8 @@ from .client import (
     TheKeysConnectionError,
     TheKeysError,
     TheKeysGateway,
+    TheKeysTimeoutError,
+    TheKeysUnconfirmedError,
 )
 from .const import (
     CONF_IDENTIFIER,
@@ -87,11 +96,16 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             if subentry.subentry_type == SUBENTRY_LOCK
         }
         self.gateway_device_key = f"thekeys-gateway-{entry.entry_id}"
+        self._lockers: dict[int, Locker] | None = None
+        self._status: GatewayStatus | None = None
+        self._failed_reads: Counter[int] = Counter()
+        # Commands to one lock go out in the order they were given (asyncio.Lock is FIFO).
+        self._command_order: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def _async_update_data(self) -> TheKeysData:
+    async def _async_poll(self) -> TheKeysData:
         try:
-            lockers = {locker.identifier: locker for locker in await self.gateway.lockers()}
-            status = await self.gateway.status()
+            lockers = await self._read_lockers()
+            status = await self._read_status()
         except TheKeysError as err:
             raise self._update_failed(err) from err
         commands_seen = self._commands_seen()
@@ -104,6 +118,25 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
                 locks[identifier] = replace(lock, state=self._known_state(identifier))
         return TheKeysData(status=status, locks=locks)
 
+    async def _read_lockers(self) -> dict[int, Locker]:
+        """The locks the gateway sees; a busy gateway says nothing new: the last list."""
+        try:
+            self._lockers = {locker.identifier: locker for locker in await self.gateway.lockers()}
+        except TheKeysBusyError:
+            if self._lockers is None:
+                raise
+        return self._lockers
+
+    async def _read_status(self) -> GatewayStatus | None:
+        """Firmware and activity: a maintenance endpoint, never a reason to be unavailable."""
+        try:
+            self._status = await self.gateway.status()
+        except TheKeysConnectionError:
+            raise
+        except TheKeysError as err:
+            LOGGER.debug("%s: no gateway status this time: %s", self.name, err)
+        return self._status
+
     async def _poll_lock(
         self, identifier: int, subentry: ConfigSubentry, lockers: dict[int, Locker]
     ) -> TheKeysLock:
@@ -115,6 +148,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         try:
             state = await self.gateway.lock_status(identifier, subentry.data[CONF_SHARE_CODE])
         except (InvalidHmacError, LockNotSharedError) as err:
+            # The client already tried a fresh timestamp: the code itself is refused.
             self._report_share_code_rejected(identifier, subentry)
             return replace(lock, problem=str(err))
         except TheKeysBusyError:
@@ -123,7 +157,11 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         except TheKeysConnectionError as err:
             raise self._update_failed(err) from err
         except TheKeysError as err:  # about this lock only: the gateway answered
+            self._failed_reads[identifier] += 1
+            if self._failed_reads[identifier] <= FAILED_POLLS_TOLERATED:
+                return replace(lock, state=self._known_state(identifier))
             return replace(lock, problem=str(err))
+        self._failed_reads.pop(identifier, None)
         async_clear_issue(self.hass, share_code_issue_id(identifier))
         return replace(lock, state=state)
 
@@ -209,12 +247,25 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
     ) -> None:
         identifier = identifier_of(device_key)
         subentry = self.lock_subentries[identifier]
-        await self._run(
-            subentry.title, command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND)
-        )
-        self._command_finished(device_key)
+        async with self._command_order[identifier]:
+            try:
+                await command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND)
+            except (TheKeysTimeoutError, TheKeysUnconfirmedError) as err:
+                # The answer was lost or proves nothing: the lock may or may not have moved.
+                self._command_finished(device_key)
+                self._set_lock_state(identifier, None)
+                self.config_entry.async_create_background_task(
+                    self.hass, self.async_request_refresh(), f"thekeys read {identifier}"
+                )
+                raise self._translated(subentry.title, err) from err
+            except TheKeysError as err:
+                raise self._translated(subentry.title, err) from err
+            self._command_finished(device_key)
+            self._set_lock_state(identifier, new_state)
+
+    def _set_lock_state(self, identifier: int, state: LockState | None) -> None:
         locks = dict(self.data.locks)
-        locks[identifier] = replace(locks[identifier], state=new_state, problem=None)
+        locks[identifier] = replace(locks[identifier], state=state, problem=None)
         self.async_set_updated_data(replace(self.data, locks=locks))
 
     async def async_synchronize_lock(self, device_key: str) -> None:

@@ -24,13 +24,18 @@ from .const import GATEWAY_KIND, LOCK_KIND
 if TYPE_CHECKING:
     from .coordinator import TheKeysCoordinator, TheKeysData, TheKeysLock
 
-DOOR_STATES = {LockState.OPEN: "open", LockState.CLOSED: "closed", LockState.UNKNOWN: "unknown"}
+# The lock's own report of its bolt (The Keys locks have no door contact); unknown is None.
+BOLT_STATES = {LockState.CLOSED: "closed", LockState.OPEN: "open", LockState.JAMMED: "jammed"}
 
 
 def _is_locked(lock: TheKeysLock) -> bool | None:
-    if lock.state in (None, LockState.UNKNOWN):
+    if lock.state not in (LockState.CLOSED, LockState.OPEN):
         return None
     return lock.state is LockState.CLOSED
+
+
+def _is_jammed(lock: TheKeysLock) -> bool | None:
+    return None if lock.state is None else lock.state is LockState.JAMMED
 
 
 async def _close(coordinator: TheKeysCoordinator, key: str) -> None:
@@ -59,17 +64,22 @@ async def _update_gateway(coordinator: TheKeysCoordinator, key: str) -> None:
 
 LOCKS: tuple[MultilockLockEntityDescription[TheKeysCoordinator, TheKeysLock], ...] = (
     MultilockLockEntityDescription(
-        key="lock", name=None, is_locked_fn=_is_locked, lock_fn=_close, unlock_fn=_open
+        key="lock",
+        name=None,
+        is_locked_fn=_is_locked,
+        is_jammed_fn=_is_jammed,
+        lock_fn=_close,
+        unlock_fn=_open,
     ),
 )
 
 LOCK_SENSORS: tuple[MultilockSensorEntityDescription[TheKeysLock], ...] = (
     MultilockSensorEntityDescription(
         key="door_state",
-        translation_key="door_state",
+        translation_key="bolt",
         device_class=SensorDeviceClass.ENUM,
-        options=sorted(DOOR_STATES.values()),
-        value_fn=lambda lock: None if lock.state is None else DOOR_STATES[lock.state],
+        options=sorted(BOLT_STATES.values()),
+        value_fn=lambda lock: None if lock.state is None else BOLT_STATES.get(lock.state),
     ),
     MultilockSensorEntityDescription(
         key="battery",

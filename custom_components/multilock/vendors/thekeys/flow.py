@@ -23,8 +23,9 @@ from ...contract import VendorFlowSteps
 from ...flow_helpers import update_entry_and_abort
 from .client import Priority, TheKeysError, TheKeysGateway
 from .const import CONF_IDENTIFIER, CONF_SHARE_CODE, SUBENTRY_LOCK, VENDOR
-from .gateways import async_gateway_for_flow
+from .gateways import async_gateway_for_flow, async_resolve
 
+GATEWAY_TITLE = "The Keys gateway"
 GATEWAY_SCHEMA = vol.Schema({vol.Required(CONF_HOST): str})
 SHARE_CODE_SCHEMA = vol.Schema(
     {
@@ -115,13 +116,15 @@ class TheKeysConfigFlowSteps(VendorFlowSteps):
         errors: dict[str, str] = {}
         if user_input is not None:
             host = normalize_host(user_input[CONF_HOST])
-            await self.async_set_unique_id(host)
+            # One gateway however it is written (a name, its address): one entry.
+            await self.async_set_unique_id(await async_resolve(host))
             self._abort_if_unique_id_configured()
-            error = await validate_gateway(async_gateway_for_flow(self.hass, host))
+            error = await validate_gateway(await async_gateway_for_flow(self.hass, host))
             if error is None:
+                # The title does not carry the address: it names the device and its
+                # entities, which keep their names when the gateway moves.
                 return self.async_create_entry(
-                    title=f"The Keys gateway {host}",
-                    data={CONF_VENDOR: VENDOR, CONF_HOST: host},
+                    title=GATEWAY_TITLE, data={CONF_VENDOR: VENDOR, CONF_HOST: host}
                 )
             errors["base"] = error
         return self.async_show_form(
@@ -138,16 +141,16 @@ class TheKeysConfigFlowSteps(VendorFlowSteps):
         errors: dict[str, str] = {}
         if user_input is not None:
             host = normalize_host(user_input[CONF_HOST])
-            if host != entry.data[CONF_HOST]:
-                self._async_abort_entries_match({CONF_HOST: host})
-            error = await validate_gateway(async_gateway_for_flow(self.hass, host))
+            address = await async_resolve(host)
+            if any(
+                other.unique_id == address and other.entry_id != entry.entry_id
+                for other in self._async_current_entries(include_ignore=False)
+            ):
+                return self.async_abort(reason="already_configured")
+            error = await validate_gateway(await async_gateway_for_flow(self.hass, host))
             if error is None:
                 return update_entry_and_abort(
-                    self,
-                    entry,
-                    unique_id=host,
-                    title=f"The Keys gateway {host}",
-                    data_updates={CONF_HOST: host},
+                    self, entry, unique_id=address, data_updates={CONF_HOST: host}
                 )
             errors["base"] = error
         return self.async_show_form(
@@ -173,7 +176,7 @@ class TheKeysLockSubentryFlow(ConfigSubentryFlow):
                 return self.async_abort(reason="already_configured")
             else:
                 error = await validate_lock(
-                    self._gateway(), identifier, user_input[CONF_SHARE_CODE]
+                    await self._gateway(), identifier, user_input[CONF_SHARE_CODE]
                 )
                 if error is None:
                     return self.async_create_entry(
@@ -201,7 +204,7 @@ class TheKeysLockSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             error = await validate_lock(
-                self._gateway(), subentry.data[CONF_IDENTIFIER], user_input[CONF_SHARE_CODE]
+                await self._gateway(), subentry.data[CONF_IDENTIFIER], user_input[CONF_SHARE_CODE]
             )
             if error is None:
                 return self.async_update_and_abort(
@@ -217,5 +220,5 @@ class TheKeysLockSubentryFlow(ConfigSubentryFlow):
             description_placeholders={"lock": subentry.title},
         )
 
-    def _gateway(self) -> TheKeysGateway:
-        return async_gateway_for_flow(self.hass, self._get_entry().data[CONF_HOST])
+    async def _gateway(self) -> TheKeysGateway:
+        return await async_gateway_for_flow(self.hass, self._get_entry().data[CONF_HOST])

@@ -35,7 +35,7 @@ class ShareCodeRepairFlow(RepairsFlow):
             return self.async_abort(reason="lock_removed")
         errors: dict[str, str] = {}
         if user_input is not None:
-            gateway = async_gateway_for_flow(self.hass, entry.data[CONF_HOST])
+            gateway = await async_gateway_for_flow(self.hass, entry.data[CONF_HOST])
             share_code = user_input[CONF_SHARE_CODE]
             error = await validate_lock(gateway, subentry.data[CONF_IDENTIFIER], share_code)
             if error is None:
