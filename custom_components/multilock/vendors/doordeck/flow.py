@@ -91,7 +91,7 @@ CODE_SCHEMA = vol.Schema(
 # What a refusal means for the person filling in the form (subclasses first).
 FORM_ERRORS: tuple[tuple[type[DoordeckError], str], ...] = (
     (DoordeckVerificationError, "invalid_code"),
-    (DoordeckAuthenticationError, "invalid_auth"),
+    (DoordeckAuthenticationError, "doordeck_invalid_auth"),
     (DoordeckRateLimitedError, "rate_limited"),
     (DoordeckConnectionError, "doordeck_cannot_connect"),
     (DoordeckMalformedReplyError, "doordeck_malformed_reply"),
@@ -122,7 +122,11 @@ class DoordeckConfigFlowSteps(VendorFlowSteps):
         errors: dict[str, str] = {}
         if user_input is not None:
             email = user_input[CONF_EMAIL].strip()
-            self._async_abort_entries_match({CONF_VENDOR: VENDOR, CONF_EMAIL: email})
+            if any(
+                other.data.get(CONF_VENDOR) == VENDOR and other.data.get(CONF_EMAIL) == email
+                for other in self._async_current_entries(include_ignore=False)
+            ):
+                return self.async_abort(reason="doordeck_already_configured")
             url = user_input.get(SECTION_SERVER, {}).get(CONF_URL, DEFAULT_BASE_URL).strip()
             error = await self._doordeck_sign_in(email, user_input[CONF_PASSWORD], url, None)
             if error is None:
@@ -258,7 +262,7 @@ class DoordeckConfigFlowSteps(VendorFlowSteps):
                 else self._get_reconfigure_entry()
             )
             return update_entry_and_abort(self, entry, title=title, data_updates=data)
-        self._abort_if_unique_id_configured()
+        self._abort_if_unique_id_configured(error="doordeck_already_configured")
         return self.async_create_entry(title=title, data={CONF_VENDOR: VENDOR, **data})
 
 

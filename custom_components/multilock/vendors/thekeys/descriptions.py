@@ -114,18 +114,30 @@ LOCK_SENSORS: tuple[MultilockSensorEntityDescription[TheKeysLock], ...] = (
     ),
 )
 
+# What the gateway says it is doing (``/status``), as known states; other texts are unknown.
+GATEWAY_ACTIVITIES = {
+    "scanning": "scanning",
+    "synchronizing": "synchronizing",
+    "synchronising": "synchronizing",
+    "updating": "updating",
+}
+
+
+def _activity(data: TheKeysData) -> str | None:
+    if data.status is None or data.status.current_status is None:
+        return None
+    return GATEWAY_ACTIVITIES.get(data.status.current_status.strip(" .").lower())
+
+
+# The firmware version is the gateway device's own (its sw_version), not a sensor.
 GATEWAY_SENSORS: tuple[MultilockSensorEntityDescription[TheKeysData], ...] = (
-    MultilockSensorEntityDescription(
-        key="firmware_version",
-        translation_key="firmware_version",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda data: data.status.version if data.status else None,
-    ),
     MultilockSensorEntityDescription(
         key="current_status",
         translation_key="gateway_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=sorted(set(GATEWAY_ACTIVITIES.values())),
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda data: data.status.current_status if data.status else None,
+        value_fn=_activity,
     ),
 )
 
