@@ -101,7 +101,7 @@ def thekeys_entry() -> config_entries.ConfigEntry:
             )
             for title, identifier, share_code in THEKEYS_LOCKS
         ],
-        title=f"The Keys gateway {THEKEYS_HOST}",
+        title="The Keys gateway",
         unique_id=THEKEYS_HOST,
         version=FLOW_VERSION,
     )
