@@ -28,6 +28,7 @@ from homeassistant.const import __version__ as HA_VERSION
 
 from .signing import doordeck_signing, thekeys_signing
 from .stats import Row, legend, median, percentile, render
+from .two_n import two_n_rotation
 from .worker import doordeck_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,7 @@ FULL: dict[str, Any] = {
     },
     "scale": {"runs": 3, "cycles": 2, "idle_seconds": 2},
     "signing": {"count": 15, "size": 300},
+    "two_n": {"count": 15},
 }
 SMOKE: dict[str, Any] = {
     "spec": {
@@ -73,6 +75,7 @@ SMOKE: dict[str, Any] = {
     },
     "scale": {"runs": 1, "cycles": 1, "idle_seconds": 0.2},
     "signing": {"count": 3, "size": 10},
+    "two_n": {"count": 2},
 }
 
 # Polls per second of one entry at the default intervals (The Keys and Doordeck: 60 s).
@@ -160,7 +163,10 @@ async def signing(manifest: dict[str, Any], config: dict[str, Any]) -> dict[str,
 
 
 def rows(
-    commands: dict[str, Any], scale: list[dict[str, Any]], sign: dict[str, list[float]]
+    commands: dict[str, Any],
+    scale: list[dict[str, Any]],
+    sign: dict[str, list[float]],
+    two_n: dict[str, list[float]],
 ) -> list[Row]:
     """The table's rows from the workers' results."""
     first = scale[0]
@@ -368,6 +374,20 @@ def rows(
             "HMAC-SHA256, reply check) with a transport that answers at once, against one raw "
             "`hmac.new(...).digest()` + base64.",
         ),
+        Row(
+            "6",
+            "2N: key rotation (generation + PUT + read-back) against the simulator",
+            "ms",
+            two_n["rotation"],
+            "same requests + key generation, bare aiohttp",
+            two_n["rotation_bare"],
+            how="time per mobile-key rotation through multilock's 2N client, as the "
+            "`rotate_mobile_key` action runs it: a 1024-bit RSA key made in the executor, "
+            "the keys read, written and read back and compared, over HTTPS (pinned "
+            "certificate) with Digest to the 2N simulator in a process of its own; the "
+            "baseline sends the same GET, PUT and GET directly with aiohttp (the same "
+            "Digest middleware and pin) around the same key generation, checking nothing.",
+        ),
     ]
 
 
@@ -399,7 +419,8 @@ def main(argv: list[str] | None = None) -> None:
             manifest_file.write_text(json.dumps(simulators.manifest), encoding="utf-8")
             clock = time.monotonic()
             sign = asyncio.run(signing(simulators.manifest, config["signing"]))
-            phases = {"signing": time.monotonic() - clock}
+            two_n = two_n_rotation(config["two_n"])
+            phases = {"signing and 2N rotation": time.monotonic() - clock}
             clock = time.monotonic()
             commands = run_worker("commands", manifest_file, config["commands"], work, 300)
             phases["commands"] = time.monotonic() - clock
@@ -411,9 +432,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         simulators.stop()
     if args.json:
-        raw = {"commands": commands, "scale": scale, "signing": sign}
+        raw = {"commands": commands, "scale": scale, "signing": sign, "two_n": two_n}
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")
-    table = rows(commands, scale, sign)
+    table = rows(commands, scale, sign, two_n)
     seconds = (datetime.now(UTC) - started).total_seconds()
     print()
     print(render(table))

@@ -4,6 +4,7 @@
   ``vendors/<name>/strings.json``, every ``[%key:...%]`` reference resolved (Home Assistant
   resolves them only for core integrations, so a custom integration ships them resolved).
 * ``services.yaml``: each ``vendors/<name>/services.yaml`` in turn.
+* ``icons.json``: each ``vendors/<name>/icons.json`` merged.
 
 A key defined twice is an error. Run with ``--check`` to fail when either file is out of date
 (scripts/test does).
@@ -25,6 +26,8 @@ INTEGRATION = ROOT / "custom_components" / "multilock"
 STRINGS = INTEGRATION / "strings.json"
 VENDOR_STRINGS = sorted((INTEGRATION / "vendors").glob("*/strings.json"))
 VENDOR_SERVICES = sorted((INTEGRATION / "vendors").glob("*/services.yaml"))
+VENDOR_ICONS = sorted((INTEGRATION / "vendors").glob("*/icons.json"))
+ICONS = INTEGRATION / "icons.json"
 ENGLISH = INTEGRATION / "translations" / "en.json"
 SERVICES = INTEGRATION / "services.yaml"
 REFERENCE = re.compile(r"\[%key:([a-z0-9_:]+)%\]")
@@ -96,8 +99,16 @@ def render_services() -> str:
     return SERVICES_HEADER + "\n".join(part.rstrip() + "\n" for part in parts)
 
 
+def render_icons() -> str:
+    """Return the icons.json text."""
+    merged: dict[str, Any] = {}
+    for path in VENDOR_ICONS:
+        merge(merged, json.loads(path.read_text()))
+    return json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
+
+
 def main() -> int:
-    outputs = {ENGLISH: render_english(), SERVICES: render_services()}
+    outputs = {ENGLISH: render_english(), SERVICES: render_services(), ICONS: render_icons()}
     if "--check" in sys.argv:
         stale = [
             path for path, text in outputs.items() if not path.exists() or path.read_text() != text

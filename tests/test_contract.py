@@ -28,11 +28,30 @@ STRINGS = json.loads(
 # step of reauth and reconfigure is a form).
 STORED: dict[str, dict[str, Any]] = {
     "thekeys": {"vendor": "thekeys", "host": "127.0.0.1:9"},
+    "invue": {
+        "vendor": "invue",
+        "api_key": "x",
+        "owner": "Demo",
+        "url": "http://127.0.0.1:9",
+        "intermediate": "",
+    },
     "doordeck": {
         "vendor": "doordeck",
         "email": "owner@example.com",
         "url": "http://127.0.0.1:9",
         "credentials": {},
+    },
+    "two_n": {
+        "vendor": "two_n",
+        "host": "127.0.0.1:9",
+        "protocol": "https",
+        "auth": "digest",
+        "username": "admin",
+        "password": "2n-password",
+        "certificate": "pin",
+        "certificate_sha256": "00" * 32,
+        "mac": "7C:1E:B3:00:00:01",
+        "key_max_age": 90,
     },
 }
 

@@ -45,8 +45,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) ->
     spec = VENDORS[entry.data[CONF_VENDOR]]
     # Taken before the runtime is built: a subentry added while it sets up is then seen
     # as a change (below) instead of being missed until the next reload.
-    subentries = dict(entry.subentries)
     subentry_data = _subentry_data(entry)
+    # The subentries the vendor has heard of: each addition and removal is told once, also
+    # when several changes come before the reload they cause.
+    told = dict(entry.subentries)
     runtime = await spec.setup(hass, entry)
     entry.runtime_data = runtime
 
@@ -54,12 +56,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) ->
         # A flow changed the entry (reauth, reconfigure) or its subentries: the vendor hears
         # of subentries added and removed, then the entry starts again with them. Data the
         # running entry stores itself (refreshed tokens) needs no reload.
-        for subentry_id in subentries.keys() - entry.subentries.keys():
+        for subentry_id in told.keys() - entry.subentries.keys():
+            removed = told.pop(subentry_id)
             if spec.subentry_removed is not None:
-                await spec.subentry_removed(hass, entry, subentries[subentry_id])
-        for subentry_id in entry.subentries.keys() - subentries.keys():
+                await spec.subentry_removed(hass, entry, removed)
+        for subentry_id in entry.subentries.keys() - told.keys():
+            told[subentry_id] = entry.subentries[subentry_id]
             if spec.subentry_added is not None:
-                await spec.subentry_added(hass, entry, entry.subentries[subentry_id])
+                await spec.subentry_added(hass, entry, told[subentry_id])
         if _subentry_data(entry) != subentry_data or dict(entry.data) != runtime.entry_data_written:
             hass.config_entries.async_schedule_reload(entry.entry_id)
 
@@ -80,6 +84,13 @@ def _subentry_data(entry: MultilockConfigEntry) -> dict[str, tuple[object, ...]]
 
 def _subentry_values(subentry: ConfigSubentry) -> tuple[object, ...]:
     return (subentry.subentry_type, subentry.title, subentry.unique_id, dict(subentry.data))
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
+    """Let the vendor clean up what it keeps for a deleted entry."""
+    spec = VENDORS.get(entry.data.get(CONF_VENDOR, ""))
+    if spec is not None and spec.entry_removed is not None:
+        await spec.entry_removed(hass, entry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:

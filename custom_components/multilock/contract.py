@@ -62,6 +62,8 @@ type RuntimeFactory = Callable[
 ]
 # A repair flow for an issue this vendor raised, from the issue's data.
 type FixFlowFactory = Callable[[HomeAssistant, Mapping[str, str]], RepairsFlow]
+# Called when an entry of this vendor is deleted (its own storage, its issues).
+type EntryHook = Callable[[HomeAssistant, MultilockConfigEntry], Awaitable[None]]
 # Called with the subentry that was added to or removed from a loaded entry.
 type SubentryHook = Callable[[HomeAssistant, MultilockConfigEntry, ConfigSubentry], Awaitable[None]]
 
@@ -76,6 +78,7 @@ class VendorSpec:
     ``register_actions`` registers the vendor's actions once, when multilock is set up.
     ``fix_flows``: repair flows by issue kind (the ``kind`` in the issue's data).
     ``migrate_subentry_types``: stored subentry types of older versions and their names now.
+    ``entry_removed`` cleans up what the vendor keeps for an entry once it is deleted.
     """
 
     name: str
@@ -87,4 +90,5 @@ class VendorSpec:
     fix_flows: Mapping[str, FixFlowFactory] = field(default_factory=dict)
     subentry_added: SubentryHook | None = None
     subentry_removed: SubentryHook | None = None
+    entry_removed: EntryHook | None = None
     migrate_subentry_types: Mapping[str, str] = field(default_factory=dict)

@@ -41,5 +41,14 @@ async def async_get_config_entry_diagnostics(
             ],
         },
         "last_update_success": runtime.last_update_success,
-        "snapshot": async_redact_data(snapshot, spec.redact),
+        "snapshot": async_redact_data(_lists(snapshot), spec.redact),
     }
+
+
+def _lists(value: Any) -> Any:
+    """Tuples as lists: the redaction looks inside dicts and lists only."""
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(item) for item in value]
+    return value

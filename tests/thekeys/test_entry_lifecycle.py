@@ -117,6 +117,9 @@ async def test_a_config_flow_leaves_no_client_behind(
             result["flow_id"], {"next_step_id": "thekeys"}
         )
         result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "thekeys_gateway"}
+        )
+        result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"host": f"127.0.0.1:{port}"}
         )
         assert result["errors"] == {"base": "cannot_connect"}

@@ -59,6 +59,9 @@ async def _add_gateway(hass: HomeAssistant, host: str) -> dict[str, object]:
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "thekeys"}
     )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "thekeys_gateway"}
+    )
     return dict(await hass.config_entries.flow.async_configure(result["flow_id"], {"host": host}))
 
 
@@ -76,15 +79,18 @@ async def _add_lock(
 
 
 async def _set_up(hass: HomeAssistant, gateway: TheKeysGatewaySimulator) -> str:
-    """A gateway entry with the front door, made through the flows as a user does."""
+    """A gateway entry with the front door, made through the flow as a user does."""
     result = await _add_gateway(hass, gateway.address)
+    assert result["step_id"] == "thekeys_gateway_lock"  # the flow goes on to the first lock
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            str(result["flow_id"]),
+            {"identifier": str(FRONT_DOOR), "share_code": FRONT_CODE, "name": "Front door"},
+        )
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    entry_id = str(result["result"].entry_id)  # type: ignore[attr-defined]
     await hass.async_block_till_done()
-    result = await _add_lock(hass, entry_id, FRONT_DOOR, FRONT_CODE, "Front door")
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    return entry_id
+    return str(result["result"].entry_id)  # type: ignore[attr-defined]
 
 
 async def _command(hass: HomeAssistant, service: str, entity_id: str = "lock.front_door") -> None:
@@ -107,9 +113,8 @@ async def test_both_reply_shapes_set_up_and_move_locks(
 async def test_a_wrong_share_code_is_named_in_both_shapes(
     hass: HomeAssistant, any_gateway: TheKeysGatewaySimulator
 ) -> None:
-    result = await _add_gateway(hass, any_gateway.address)
-    entry_id = str(result["result"].entry_id)  # type: ignore[attr-defined]
-    result = await _add_lock(hass, entry_id, FRONT_DOOR, BACK_CODE, "Front door")
+    entry_id = await _set_up(hass, any_gateway)
+    result = await _add_lock(hass, entry_id, BACK_DOOR, FRONT_CODE, "Back door")
     assert result["errors"] == {"base": "invalid_share_code"}
 
 
@@ -227,11 +232,12 @@ async def test_one_busy_or_broken_poll_keeps_the_locks(
     entry_id = await _set_up(hass, real_gateway)
     runtime = hass.config_entries.async_get_known_entry(entry_id).runtime_data
     real_gateway.inject_fault("http_500", paths={"/status"}, count=None)
+    busy_from = time.monotonic()
     real_gateway.set_busy(4.5)  # /lockers answers busy through every retry (about 3.5 s)
     await runtime.async_refresh()
     assert hass.states.get("lock.front_door").state == LockState.LOCKED
-    while real_gateway.busy:
-        await asyncio.sleep(0.1)
+    await asyncio.sleep(max(0.0, 4.6 - (time.monotonic() - busy_from)))
+    assert not real_gateway.busy
     await runtime.async_refresh()
     assert hass.states.get("lock.front_door").state == LockState.LOCKED
     await _command(hass, "unlock")

@@ -11,6 +11,10 @@ from typing import Final
 
 from ..contract import VendorSpec
 from .doordeck import DOORDECK
+from .invue import INVUE
 from .thekeys import THE_KEYS
+from .two_n import TWO_N
 
-VENDORS: Final[Mapping[str, VendorSpec]] = {spec.name: spec for spec in (THE_KEYS, DOORDECK)}
+VENDORS: Final[Mapping[str, VendorSpec]] = {
+    spec.name: spec for spec in (THE_KEYS, DOORDECK, INVUE, TWO_N)
+}

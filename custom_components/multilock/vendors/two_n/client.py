@@ -1,0 +1,905 @@
+"""Client for the HTTP API of 2N devices: system info, door switches and mobile keys.
+
+A plain asyncio module with no Home Assistant imports: it takes an injected
+``aiohttp.ClientSession`` and raises its own exceptions. It follows 2N's page
+"api mobilekey config" (the contract for mobile keys) and the notes on the rest of the API
+(``system/info``, ``switch/caps``, ``switch/status``, ``switch/ctrl``, the error envelope,
+authentication, newer firmware shapes).
+
+Transport:
+
+* HTTPS by default, HTTP allowed. Digest authentication (2N's default) is aiohttp's
+  ``DigestAuthMiddleware`` (one per client, so that its nonce is reused: after the first
+  challenge every request authenticates at once); Basic is its ``Authorization`` header; "none"
+  sends no credentials. Digest is never computed here.
+* Certificates are verified against the session's (the system's) store, or pinned: the
+  SHA-256 of the certificate the device presented at set-up, checked with
+  ``aiohttp.Fingerprint``. A different certificate is ``TwoNCertificateChangedError``
+  carrying both fingerprints; nothing is sent to it. ``fetch_certificate_sha256`` reads the
+  presented certificate's fingerprint without sending anything (an impossible pin makes
+  aiohttp stop after the TLS handshake and report what it got).
+
+Mobile keys, "nothing lost":
+
+* A GET is read tolerantly: ``key`` (the seed: the private key) or ``publicKey`` (newer
+  firmware: the public half), type ``rsa``, ``ecc`` or anything else (``unknown``), four slots
+  (fewer are padded with empty ones). Every key is named by its slot, its creation time and the
+  SHA-256 of its public half (``SubjectPublicKeyInfo`` DER): the same key has the same
+  fingerprint whichever half the device shows. Key material is never in a ``repr``, a log line
+  or an error message.
+* Every PUT is read back and compared slot by slot (fingerprint, creation time, and type where
+  one was sent) and the location; ``TwoNKeyMismatchError`` says what the device now holds. A
+  PUT that failed in transit or with a processing error (14) may have written part of the
+  request (the device writes slot after slot): when the read-back differs, the same PUT is sent
+  once more (it states the whole configuration, so sending it again is safe), then read back
+  again.
+* Rotation: a new 1024-bit RSA key (PKCS#1 DER, base64, made by ``generate_mobile_key``, which
+  callers run off the event loop) goes first, the present keys follow in slot order, and only
+  when all four slots are full is one dropped: the oldest by creation time (a key without one
+  counts as the oldest, as the device shows it as 1970), the later slot on a tie. The location
+  is written back unchanged. Each kept key needs its private half: from the GET, or from
+  ``known`` (the private keys the caller wrote earlier, by fingerprint). When one is missing,
+  nothing is written (``TwoNKeyMaterialMissingError``).
+
+Choices where the pages are silent:
+
+* Privilege groups are named after the endpoint (``mobilekey/config``: Access Control;
+  ``switch/*``: Switches Control), whatever ``param`` the device puts in error 10.
+* A key type other than ``rsa`` and ``ecc`` is written back without a type (the device then
+  assumes RSA); a creation time outside 0..2^32-1 counts as none.
+* An answer that is not the JSON envelope is ``TwoNMalformedReplyError``, or
+  ``TwoNHttpError`` when its HTTP status is an error; HTTP 401 without an envelope is an
+  authentication error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+import hashlib
+from http import HTTPStatus
+import json
+import logging
+from typing import Any, ClassVar, Final
+
+import aiohttp
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from yarl import URL
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT: Final = 10.0
+KEY_SLOTS: Final = 4
+MAX_LOCATION: Final = 127
+RSA_KEY_SIZE: Final = 1024
+MAX_CTIME: Final = 0xFFFFFFFF
+_IMPOSSIBLE_PIN: Final = aiohttp.Fingerprint(bytes(32))
+
+SYSTEM_INFO: Final = "system/info"
+SWITCH_CAPS: Final = "switch/caps"
+SWITCH_STATUS: Final = "switch/status"
+SWITCH_CTRL: Final = "switch/ctrl"
+MOBILEKEY_CONFIG: Final = "mobilekey/config"
+
+ACCESS_CONTROL: Final = "Access Control"
+SWITCHES_CONTROL: Final = "Switches Control"
+# The privilege group each endpoint needs (2N's pages; system/info needs none).
+PRIVILEGE_GROUPS: Final[Mapping[str, str]] = {
+    SWITCH_CAPS: SWITCHES_CONTROL,
+    SWITCH_STATUS: SWITCHES_CONTROL,
+    SWITCH_CTRL: SWITCHES_CONTROL,
+    MOBILEKEY_CONFIG: ACCESS_CONTROL,
+}
+
+# The device's error codes and what they mean (the notes' table).
+ERROR_MEANINGS: Final[Mapping[int, str]] = {
+    1: "function not supported",
+    2: "invalid request path",
+    3: "invalid request method",
+    4: "function disabled",
+    7: "invalid connection type (HTTP or HTTPS)",
+    8: "invalid authentication method",
+    9: "authorisation required",
+    10: "insufficient privileges",
+    11: "missing mandatory parameter",
+    12: "invalid parameter value",
+    13: "parameter data too big",
+    14: "processing error",
+    15: "no data available",
+    17: "parameter collision",
+    18: "rejected",
+}
+
+
+class Protocol(StrEnum):
+    """How the device is reached."""
+
+    HTTPS = "https"
+    HTTP = "http"
+
+
+class AuthMethod(StrEnum):
+    """How requests authenticate (the device's HTTP API setting)."""
+
+    DIGEST = "digest"
+    BASIC = "basic"
+    NONE = "none"
+
+
+class SwitchAction(StrEnum):
+    """Actions of ``switch/ctrl`` this client sends."""
+
+    ON = "on"
+    OFF = "off"
+    TRIGGER = "trigger"
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class TwoNError(Exception):
+    """Base class of every error raised by this client."""
+
+
+class TwoNConnectionError(TwoNError):
+    """The device could not be reached."""
+
+
+class TwoNTimeoutError(TwoNConnectionError):
+    """The device did not answer within the client's timeout."""
+
+
+class TwoNCertificateError(TwoNConnectionError):
+    """The device's certificate is not trusted by the system's store."""
+
+
+class TwoNCertificateChangedError(TwoNError):
+    """The device presented another certificate than the pinned one; nothing was sent."""
+
+    def __init__(self, pinned: bytes, presented: bytes) -> None:
+        """Keep both SHA-256 fingerprints."""
+        self.pinned = pinned
+        self.presented = presented
+        super().__init__(
+            f"The device presented another certificate (SHA-256 {format_fingerprint(presented)})"
+            f" than the one pinned at set-up ({format_fingerprint(pinned)})"
+        )
+
+
+class TwoNMalformedReplyError(TwoNError):
+    """The device answered with something this client cannot read."""
+
+
+class TwoNHttpError(TwoNError):
+    """The device (or something in front of it) answered an HTTP error without the envelope."""
+
+    def __init__(self, status: int) -> None:
+        """Keep the status."""
+        self.status = status
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        super().__init__(f"HTTP {status} {phrase}".strip())
+
+
+class TwoNApiError(TwoNError):
+    """The device refused a request: its error code, parameter and description."""
+
+    meaning: ClassVar[str] = "The device refused the request"
+
+    def __init__(
+        self, path: str, code: int | None, param: str | None = None, description: str | None = None
+    ) -> None:
+        """Keep what the device said."""
+        self.path = path
+        self.code = code
+        self.param = param
+        self.description = description
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        known = ERROR_MEANINGS.get(self.code or 0)
+        detail = f"error {self.code}" if self.code is not None else "no error code"
+        if known:
+            detail += f" {known}"
+        if self.param:
+            detail += f", parameter {self.param}"
+        if self.description and self.description.lower() != (known or "").lower():
+            detail += f": {self.description}"
+        return f"{self.meaning} ({self.path}: {detail})"
+
+
+class TwoNAuthenticationError(TwoNApiError):
+    """Error 9 or HTTP 401: the username or password was refused."""
+
+    meaning = "The device refused the username or password"
+
+
+class TwoNAuthMethodError(TwoNApiError):
+    """Error 8: the device expects another authentication method (Basic or Digest)."""
+
+    meaning = "The device expects another authentication method"
+
+
+class TwoNConnectionTypeError(TwoNApiError):
+    """Error 7: the device wants the other protocol (HTTP or HTTPS) for this service."""
+
+    meaning = "The device does not allow this protocol (HTTP or HTTPS) for its API"
+
+
+class TwoNPrivilegeError(TwoNApiError):
+    """Error 10: the account lacks the privilege group of the endpoint (``group``)."""
+
+    meaning = "The account lacks a privilege group"
+
+    @property
+    def group(self) -> str:
+        """The privilege group the endpoint needs."""
+        return PRIVILEGE_GROUPS.get(self.path, self.param or "unknown")
+
+    def _message(self) -> str:
+        return (
+            f"The account lacks the privilege group {self.group}, "
+            f"which {self.path} needs (error {self.code})"
+        )
+
+
+class TwoNInvalidLocationError(TwoNError, ValueError):
+    """A location that the device would refuse (checked before sending)."""
+
+
+class TwoNKeyMaterialMissingError(TwoNError):
+    """A key to keep has no known private half: writing would delete it from the device."""
+
+    def __init__(self, key: MobileKey) -> None:
+        """Keep the key's description (never its material)."""
+        self.key = key
+        super().__init__(
+            f"The device shows only the public half of {key.describe()}, which Home Assistant "
+            "did not write; writing the keys would delete it, so nothing was written"
+        )
+
+
+class TwoNKeyMismatchError(TwoNError):
+    """The device does not hold what was written: ``actual`` is what it holds now."""
+
+    def __init__(
+        self,
+        expected: MobileKeyConfig,
+        actual: MobileKeyConfig,
+        write_error: TwoNError | None,
+    ) -> None:
+        """Say what was asked, what the device holds, and why the write failed if it did."""
+        self.expected = expected
+        self.actual = actual
+        self.write_error = write_error
+        differences = [
+            f"slot {slot}: expected {_slot_text(want)}, holds {_slot_text(have)}"
+            for slot, (want, have) in enumerate(
+                zip(expected.slots, actual.slots, strict=True), start=1
+            )
+            if not _same_key(want, have)
+        ]
+        if expected.location != actual.location:
+            differences.append(
+                f"location: expected {expected.location!r}, holds {actual.location!r}"
+            )
+        cause = "" if write_error is None else f" after the write failed ({write_error})"
+        super().__init__(
+            f"The device did not keep what was written{cause}: {'; '.join(differences)}. "
+            f"It now holds {actual.describe()}"
+        )
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SystemInfo:
+    """``system/info``: what the device says it is."""
+
+    device_name: str
+    variant: str
+    serial_number: str
+    mac: str  # upper case, colon separated
+    hw_version: str
+    sw_version: str
+    build_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchCaps:
+    """One switch of ``switch/caps``; a disabled switch has no mode."""
+
+    number: int
+    enabled: bool
+    mode: str | None = None  # "monostable" or "bistable"
+    on_duration: float | None = None  # seconds a monostable switch stays active
+    type: str | None = None
+
+    @property
+    def monostable(self) -> bool:
+        """Whether the switch switches itself off after ``on_duration`` (not bistable)."""
+        return self.mode != "bistable"
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchState:
+    """One switch of ``switch/status``: active (on), locked (blocked), held."""
+
+    number: int
+    active: bool
+    locked: bool = False
+    held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MobileKey:
+    """One mobile key (Bluetooth authentication) in a slot.
+
+    ``fingerprint`` is the SHA-256 (hex) of the public half's SubjectPublicKeyInfo DER; for
+    material that is not a readable key, of the decoded bytes. ``private_key`` is the base64
+    PKCS#1 (RSA) or SEC1 (EC) DER when known; it never appears in a ``repr``.
+    """
+
+    slot: int
+    type: str  # "rsa", "ecc" or "unknown"
+    fingerprint: str
+    created: datetime | None = None
+    private_key: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ctime(self) -> int | None:
+        """The creation time as the device writes it (seconds since 1970)."""
+        return None if self.created is None else int(self.created.timestamp())
+
+    def describe(self) -> str:
+        """Say which key this is without its material."""
+        created = "no creation time" if self.created is None else f"created {_iso(self.created)}"
+        return (
+            f"the {self.type} key in slot {self.slot} ({created}, SHA-256 {self.fingerprint[:16]}…)"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description: slot, type, creation time, fingerprint (no material)."""
+        return {
+            "slot": self.slot,
+            "type": self.type,
+            "created": None if self.created is None else _iso(self.created),
+            "fingerprint": self.fingerprint,
+        }
+
+    def in_slot(self, slot: int) -> MobileKey:
+        """Return the same key in another slot."""
+        return MobileKey(slot, self.type, self.fingerprint, self.created, self.private_key)
+
+
+@dataclass(frozen=True, slots=True)
+class MobileKeyConfig:
+    """``mobilekey/config``: the location and the four slots (None: empty)."""
+
+    location: str
+    slots: list[MobileKey | None]  # a list: diagnostics redact inside lists, not tuples
+
+    @property
+    def keys(self) -> list[MobileKey]:
+        """The keys present, in slot order (the first is the primary key)."""
+        return [key for key in self.slots if key is not None]
+
+    @property
+    def primary(self) -> MobileKey | None:
+        """The key phones are told to switch to: the first one present."""
+        keys = self.keys
+        return keys[0] if keys else None
+
+    def describe(self) -> str:
+        """Say what the slots hold, without key material."""
+        return ", ".join(
+            f"slot {slot}: {_slot_text(key)}" for slot, key in enumerate(self.slots, start=1)
+        )
+
+    def without_material(self) -> MobileKeyConfig:
+        """The same configuration with no private key in it (to keep in memory or show)."""
+        return MobileKeyConfig(
+            self.location,
+            [None if key is None else replace(key, private_key=None) for key in self.slots],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description: the location and each key present (no material)."""
+        return {"location": self.location, "keys": [key.summary() for key in self.keys]}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _slot_text(key: MobileKey | None) -> str:
+    if key is None:
+        return "empty"
+    created = "no creation time" if key.created is None else f"created {_iso(key.created)}"
+    return f"{key.type} key {key.fingerprint[:16]}… ({created})"
+
+
+def _same_key(want: MobileKey | None, have: MobileKey | None) -> bool:
+    if want is None or have is None:
+        return want is have
+    same_type = want.type not in ("rsa", "ecc") or want.type == have.type
+    return same_type and want.fingerprint == have.fingerprint and want.created == have.created
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def format_fingerprint(digest: bytes) -> str:
+    """Return a certificate's SHA-256 as browsers show it: AB:CD:..."""
+    return ":".join(f"{byte:02X}" for byte in digest)
+
+
+def normalize_mac(text: str) -> str:
+    """Return a MAC address as ``7C:1E:B3:01:02:03`` from any usual spelling."""
+    digits = "".join(char for char in text if char not in ":-. ").upper()
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+
+
+def base_url(protocol: Protocol, host: str) -> URL:
+    """Return the device's URL; ValueError when ``host`` is not ``address[:port]``."""
+    try:
+        url = URL(f"{protocol.value}://{host}")
+    except ValueError as err:
+        raise ValueError(f"Not a host name or address: {host!r}") from err
+    if not url.host or url.path not in ("", "/") or url.query_string or url.fragment:
+        raise ValueError(f"Not a host name or address: {host!r}")
+    return url
+
+
+def validate_location(location: str) -> str:
+    """Return the location if the device accepts it (a string of at most 127 characters)."""
+    if not isinstance(location, str) or not location:
+        raise TwoNInvalidLocationError("The location must be a text of 1 to 127 characters")
+    if len(location) > MAX_LOCATION:
+        raise TwoNInvalidLocationError(
+            f"The location has {len(location)} characters; the device accepts at most "
+            f"{MAX_LOCATION}"
+        )
+    return location
+
+
+def key_fingerprint(material: str, *, private: bool) -> str:
+    """SHA-256 (hex) of a key's public half, from base64 private or public DER.
+
+    Material that is not a readable key is fingerprinted as its decoded bytes (or its text).
+    The RSA private key is not validated (only its public numbers are read): the device
+    checks its keys, and a check would cost milliseconds per key on the event loop.
+    """
+    try:
+        der = base64.b64decode(material, validate=True)
+    except binascii.Error, ValueError:
+        return hashlib.sha256(material.encode()).hexdigest()
+    try:
+        if private:
+            public = serialization.load_der_private_key(
+                der, None, unsafe_skip_rsa_key_validation=True
+            ).public_key()
+        else:
+            public = serialization.load_der_public_key(der)
+        spki = public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    except ValueError, TypeError, UnsupportedAlgorithm:
+        return hashlib.sha256(der).hexdigest()
+    return hashlib.sha256(spki).hexdigest()
+
+
+def generate_mobile_key(created: datetime) -> MobileKey:
+    """Make a new 1024-bit RSA key (PKCS#1 DER, base64) for slot 1. CPU-bound: run off the loop."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
+    der = private.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    spki = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return MobileKey(
+        slot=1,
+        type="rsa",
+        fingerprint=hashlib.sha256(spki).hexdigest(),
+        created=created.replace(microsecond=0).astimezone(UTC),
+        private_key=base64.b64encode(der).decode(),
+    )
+
+
+def plan_rotation(
+    current: MobileKeyConfig, new_key: MobileKey, known: Mapping[str, str]
+) -> MobileKeyConfig:
+    """Return what a rotation writes: the new key first, then the present keys in order.
+
+    Only when all four slots are full is one dropped (the oldest; see the module's notes).
+    Raise ``TwoNKeyMaterialMissingError`` when a kept key's private half is unknown.
+    """
+    kept = current.keys
+    if len(kept) >= KEY_SLOTS:
+        oldest = min(
+            reversed(kept),
+            key=lambda key: key.created or datetime.fromtimestamp(0, UTC),
+        )
+        kept = [key for key in kept if key is not oldest]
+    keys = [new_key, *(with_material(key, known) for key in kept)]
+    return MobileKeyConfig(current.location, _in_slots(keys))
+
+
+def plan_copy(source: MobileKeyConfig, known: Mapping[str, str]) -> MobileKeyConfig:
+    """Return what copying ``source`` writes: its location and keys, private halves known."""
+    return MobileKeyConfig(
+        source.location, _in_slots([with_material(key, known) for key in source.keys])
+    )
+
+
+def with_material(key: MobileKey, known: Mapping[str, str]) -> MobileKey:
+    """Return the key with its private half, or raise when neither the device nor we know it."""
+    if key.private_key is not None:
+        return key
+    private = known.get(key.fingerprint)
+    if private is None:
+        raise TwoNKeyMaterialMissingError(key)
+    return MobileKey(key.slot, key.type, key.fingerprint, key.created, private)
+
+
+def _in_slots(keys: Sequence[MobileKey]) -> list[MobileKey | None]:
+    slots: list[MobileKey | None] = [key.in_slot(slot) for slot, key in enumerate(keys, start=1)]
+    return slots + [None] * (KEY_SLOTS - len(slots))
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+class TwoNClient:
+    """One 2N device's HTTP API, reached through an injected session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        *,
+        protocol: Protocol | str = Protocol.HTTPS,
+        auth: AuthMethod | str = AuthMethod.DIGEST,
+        username: str | None = None,
+        password: str | None = None,
+        certificate_sha256: bytes | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Talk to ``host`` (``address`` or ``address:port``) with these settings.
+
+        ``certificate_sha256``: the pinned certificate (HTTPS); None verifies it against the
+        session's store.
+        """
+        self._session = session
+        self.host = host
+        self.protocol = Protocol(protocol)
+        self.auth = AuthMethod(auth)
+        self._base = base_url(self.protocol, host)
+        self.certificate_sha256 = certificate_sha256
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._basic: str | None = None  # the Authorization header
+        self._digest: aiohttp.DigestAuthMiddleware | None = None
+        if self.auth is AuthMethod.BASIC:
+            self._basic = aiohttp.encode_basic_auth(username or "", password or "")
+        elif self.auth is AuthMethod.DIGEST:
+            self._digest = aiohttp.DigestAuthMiddleware(username or "", password or "")
+
+    def __repr__(self) -> str:
+        """Name the device, never the credentials."""
+        return f"TwoNClient({self._base}, auth={self.auth.value})"
+
+    # -- plain requests ----------------------------------------------------------------------
+
+    async def system_info(self) -> SystemInfo:
+        """Read what the device is (needs valid credentials, no privilege)."""
+        result = _object(SYSTEM_INFO, await self._request("GET", SYSTEM_INFO))
+        try:
+            return SystemInfo(
+                device_name=str(result.get("deviceName") or result.get("variant") or "2N device"),
+                variant=str(result.get("variant", "")),
+                serial_number=str(result["serialNumber"]),
+                mac=normalize_mac(str(result.get("macAddr", ""))),
+                hw_version=str(result.get("hwVersion", "")),
+                sw_version=str(result.get("swVersion", "")),
+                build_type=str(result.get("buildType", "")),
+            )
+        except KeyError as err:
+            raise TwoNMalformedReplyError(f"{SYSTEM_INFO} has no serial number") from err
+
+    async def switch_caps(self) -> list[SwitchCaps]:
+        """Read every switch's configuration."""
+        caps = []
+        for item in _switches(SWITCH_CAPS, await self._request("GET", SWITCH_CAPS)):
+            enabled = item.get("enabled") is True
+            duration = item.get("switchOnDuration")
+            caps.append(
+                SwitchCaps(
+                    number=_switch_number(SWITCH_CAPS, item),
+                    enabled=enabled,
+                    mode=str(item["mode"]) if enabled and "mode" in item else None,
+                    on_duration=(
+                        float(duration)
+                        if isinstance(duration, int | float) and not isinstance(duration, bool)
+                        else None
+                    ),
+                    type=str(item["type"]) if "type" in item else None,
+                )
+            )
+        return caps
+
+    async def switch_status(self) -> list[SwitchState]:
+        """Read every switch's state."""
+        return [
+            SwitchState(
+                number=_switch_number(SWITCH_STATUS, item),
+                active=item.get("active") is True,
+                locked=item.get("locked") is True,
+                held=item.get("held") is True,
+            )
+            for item in _switches(SWITCH_STATUS, await self._request("GET", SWITCH_STATUS))
+        ]
+
+    async def switch_control(self, number: int, action: SwitchAction) -> None:
+        """Switch a switch on or off, or trigger it (monostable: on for its duration)."""
+        await self._request(
+            "GET", SWITCH_CTRL, params={"switch": str(number), "action": action.value}
+        )
+
+    async def mobile_key_config(self) -> MobileKeyConfig:
+        """Read the location and the four key slots."""
+        result = _object(MOBILEKEY_CONFIG, await self._request("GET", MOBILEKEY_CONFIG))
+        location, entries = result.get("location"), result.get("keys", [])
+        if not isinstance(location, str) or not isinstance(entries, list):
+            raise TwoNMalformedReplyError(f"{MOBILEKEY_CONFIG} has no location or keys")
+        slots = [_parse_key(slot, entry) for slot, entry in enumerate(entries[:KEY_SLOTS], 1)]
+        return MobileKeyConfig(location, slots + [None] * (KEY_SLOTS - len(slots)))
+
+    # -- verified writes ---------------------------------------------------------------------
+
+    async def rotate_mobile_key(
+        self, new_key: MobileKey, known: Mapping[str, str]
+    ) -> MobileKeyConfig:
+        """Put ``new_key`` first and keep the others (see ``plan_rotation``); verified."""
+        planned = plan_rotation(await self.mobile_key_config(), new_key, known)
+        return await self.write_mobile_keys(planned)
+
+    async def set_location(self, location: str) -> MobileKeyConfig:
+        """Write a new location, keeping the keys; verified."""
+        validate_location(location)
+        current = await self.mobile_key_config()
+        expected = MobileKeyConfig(location, list(current.slots))
+        return await self._write({"location": location}, expected)
+
+    async def write_mobile_keys(self, config: MobileKeyConfig) -> MobileKeyConfig:
+        """Write a location and keys (every key with its private half); verified.
+
+        Return what the device holds (equal to ``config`` slot by slot); raise
+        ``TwoNKeyMismatchError`` saying what it holds when it differs.
+        """
+        validate_location(config.location)
+        body = {
+            "location": config.location,
+            "keys": [_key_object(key) for key in config.keys],
+        }
+        return await self._write(body, config)
+
+    async def _write(self, body: dict[str, Any], expected: MobileKeyConfig) -> MobileKeyConfig:
+        write_error: TwoNError | None = None
+        for attempt in range(2):
+            try:
+                await self._request("PUT", MOBILEKEY_CONFIG, json_body=body)
+            except (
+                TwoNCertificateChangedError,
+                TwoNAuthenticationError,
+                TwoNAuthMethodError,
+                TwoNConnectionTypeError,
+                TwoNPrivilegeError,
+                TwoNCertificateError,
+            ):
+                raise  # refused before anything was written
+            except TwoNError as err:
+                write_error = err
+                _LOGGER.debug("Mobile key write to %s failed: %s; reading back", self.host, err)
+            else:
+                write_error = None
+            actual = await self.mobile_key_config()
+            if _matches(expected, actual):
+                if write_error is not None:
+                    _LOGGER.debug("%s holds what was written despite: %s", self.host, write_error)
+                return actual
+            if attempt == 0 and _worth_retrying(write_error):
+                _LOGGER.warning(
+                    "Writing the mobile keys of %s failed half-way (%s); writing them again",
+                    self.host,
+                    write_error,
+                )
+                continue
+            raise TwoNKeyMismatchError(expected, actual, write_error)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """Send one request; return the envelope's ``result`` (None when it has none)."""
+        kwargs: dict[str, Any] = {"timeout": self._timeout}
+        if self.protocol is Protocol.HTTPS and self.certificate_sha256 is not None:
+            kwargs["ssl"] = aiohttp.Fingerprint(self.certificate_sha256)
+        headers: dict[str, str] = {}
+        if self._basic is not None:
+            headers["Authorization"] = self._basic
+        if self._digest is not None:
+            kwargs["middlewares"] = (self._digest,)
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        url = self._base.with_path(f"/api/{path}")
+        try:
+            async with self._session.request(
+                method, url, params=params, headers=headers, **kwargs
+            ) as response:
+                status, body = response.status, await response.read()
+        except aiohttp.ServerFingerprintMismatch as err:
+            raise TwoNCertificateChangedError(err.expected, err.got) from err
+        except aiohttp.ClientConnectorCertificateError as err:
+            raise TwoNCertificateError(
+                f"The certificate of {self.host} is not trusted: {err.certificate_error}"
+            ) from err
+        except TimeoutError as err:
+            raise TwoNTimeoutError(f"{self.host} did not answer {path} in time") from err
+        except aiohttp.ClientError as err:
+            raise TwoNConnectionError(f"Cannot reach {self.host}: {err}") from err
+        return _unwrap(path, status, body)
+
+
+async def fetch_certificate_sha256(
+    session: aiohttp.ClientSession, host: str, *, seconds: float = DEFAULT_TIMEOUT
+) -> bytes:
+    """Return the SHA-256 of the certificate ``host`` presents over HTTPS; nothing is sent.
+
+    The request carries a pin no certificate has: aiohttp stops after the handshake.
+    """
+    url = base_url(Protocol.HTTPS, host).with_path(f"/api/{SYSTEM_INFO}")
+    try:
+        async with session.get(
+            url, ssl=_IMPOSSIBLE_PIN, timeout=aiohttp.ClientTimeout(total=seconds)
+        ):
+            pass  # pragma: no cover (no certificate matches the pin: never reached)
+    except aiohttp.ServerFingerprintMismatch as err:
+        return err.got
+    except TimeoutError as err:
+        raise TwoNTimeoutError(f"{host} did not answer in time") from err
+    except aiohttp.ClientError as err:
+        raise TwoNConnectionError(f"Cannot reach {host} over HTTPS: {err}") from err
+    raise TwoNConnectionError(f"{host} presented no certificate")  # pragma: no cover
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+_ERRORS: Final[Mapping[int, type[TwoNApiError]]] = {
+    7: TwoNConnectionTypeError,
+    8: TwoNAuthMethodError,
+    9: TwoNAuthenticationError,
+    10: TwoNPrivilegeError,
+}
+
+
+def _unwrap(path: str, status: int, body: bytes) -> Any:
+    try:
+        reply = json.loads(body) if body else None
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict) or not isinstance(reply.get("success"), bool):
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise TwoNAuthenticationError(path, None, description=f"HTTP {status}")
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise TwoNHttpError(status)
+        raise TwoNMalformedReplyError(f"The answer to {path} is not 2N's JSON envelope")
+    if reply["success"]:
+        return reply.get("result")
+    error = reply.get("error")
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    if code is None and status == HTTPStatus.UNAUTHORIZED:
+        code = 9
+    param = error.get("param")
+    description = error.get("description")
+    raise _ERRORS.get(code or 0, TwoNApiError)(
+        path,
+        code,
+        str(param) if param is not None else None,
+        str(description) if description is not None else None,
+    )
+
+
+def _object(path: str, result: Any) -> dict[str, Any]:
+    if not isinstance(result, dict):
+        raise TwoNMalformedReplyError(f"The answer to {path} has no result")
+    return result
+
+
+def _switches(path: str, result: Any) -> list[dict[str, Any]]:
+    switches = _object(path, result).get("switches")
+    if not isinstance(switches, list) or not all(isinstance(item, dict) for item in switches):
+        raise TwoNMalformedReplyError(f"The answer to {path} has no switches")
+    return switches
+
+
+def _switch_number(path: str, item: Mapping[str, Any]) -> int:
+    number = item.get("switch")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise TwoNMalformedReplyError(f"A switch of {path} has no number")
+    return number
+
+
+def _parse_key(slot: int, entry: object) -> MobileKey | None:
+    """One slot of a GET: ``{}`` is empty; ``key`` is private, ``publicKey`` public."""
+    if not isinstance(entry, dict):
+        return None
+    private, public = entry.get("key"), entry.get("publicKey")
+    if isinstance(private, str) and private:
+        fingerprint = key_fingerprint(private, private=True)
+    elif isinstance(public, str) and public:
+        private, fingerprint = None, key_fingerprint(public, private=False)
+    else:
+        return None
+    key_type = str(entry.get("type", "rsa")).lower()
+    ctime = entry.get("ctime")
+    created = (
+        datetime.fromtimestamp(ctime, UTC)
+        if isinstance(ctime, int) and not isinstance(ctime, bool) and 0 <= ctime <= MAX_CTIME
+        else None
+    )
+    return MobileKey(
+        slot=slot,
+        type=key_type if key_type in ("rsa", "ecc") else "unknown",
+        fingerprint=fingerprint,
+        created=created,
+        private_key=private,
+    )
+
+
+def _key_object(key: MobileKey) -> dict[str, Any]:
+    if key.private_key is None:
+        raise TwoNKeyMaterialMissingError(key)
+    written: dict[str, Any] = {"key": key.private_key}
+    if key.type in ("rsa", "ecc"):
+        written = {"type": key.type, **written}
+    if key.ctime is not None:
+        written["ctime"] = key.ctime
+    return written
+
+
+def _matches(expected: MobileKeyConfig, actual: MobileKeyConfig) -> bool:
+    return expected.location == actual.location and all(
+        _same_key(want, have) for want, have in zip(expected.slots, actual.slots, strict=True)
+    )
+
+
+def _worth_retrying(error: TwoNError | None) -> bool:
+    """A write that failed in transit or while processing may have stopped half-way."""
+    if error is None:
+        return False
+    if isinstance(error, TwoNApiError):
+        return error.code == 14
+    return isinstance(error, TwoNConnectionError | TwoNMalformedReplyError | TwoNHttpError)
