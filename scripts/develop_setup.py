@@ -1,0 +1,155 @@
+"""Add the 2N device and the InVue account to the running demo through multilock's own flows.
+
+Run by scripts/develop once Home Assistant is up: it logs in as dev (like the web page),
+creates two areas (stores) over the websocket API, then walks the config flows over the REST
+API exactly as a user would in the UI: the 2N device at 127.0.0.1:8183 (HTTP, Digest), the
+InVue account of the simulator's built-in owner, and three InVue locks enrolled into the two
+areas. ``python scripts/develop_setup.py --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+import sys
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # scripts/ and simulators/ as modules, also without the venv
+
+from scripts.develop_check import CheckFailed, HomeAssistantClient  # noqa: E402
+from simulators.invue import (  # noqa: E402
+    DEFAULT_OWNER,
+    SEED_ENROLMENT_CODE,
+    SEED_SERIAL,
+    derived_api_key,
+    derived_enrolment_code,
+)
+from simulators.two_n import DEFAULT_PASSWORD, DEFAULT_USER  # noqa: E402
+
+# (serial, name, area): two stores, as the InVue issue asks.
+INVUE_LOCKS = (
+    (SEED_SERIAL, "Jewellery cabinet", "Shop front"),
+    ("0000051a00000000", "Watch display", "Shop front"),
+    ("0000051a00000006", "Stockroom cage", "Stockroom"),
+)
+
+
+async def flow(client: HomeAssistantClient, path: str, steps: list[dict[str, Any]]) -> Any:
+    """Start a flow at ``path`` and answer its steps in turn; return the last result."""
+    result = await client.api("POST", path, steps[0])
+    for answer in steps[1:]:
+        if result.get("type") in ("create_entry", "abort"):
+            break
+        result = await client.api("POST", f"{path}/{result['flow_id']}", answer)
+    if result.get("type") != "create_entry":
+        raise CheckFailed(f"{path}: {result.get('errors') or result.get('reason') or result}")
+    return result
+
+
+async def create_area(session: aiohttp.ClientSession, url: str, token: str, name: str) -> str:
+    """Create an area over the websocket API (the REST API has none) and return its id."""
+    async with session.ws_connect(f"{url}/api/websocket") as ws:
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": token})
+        await ws.receive_json()  # auth_ok
+        await ws.send_json({"id": 1, "type": "config/area_registry/list"})
+        for area in (await ws.receive_json())["result"]:
+            if area["name"] == name:
+                return str(area["area_id"])
+        await ws.send_json({"id": 2, "type": "config/area_registry/create", "name": name})
+        reply = await ws.receive_json()
+        if not reply.get("success"):
+            raise CheckFailed(f"Could not create the area {name}: {reply}")
+        return str(reply["result"]["area_id"])
+
+
+async def setup(args: argparse.Namespace) -> None:
+    """Add the 2N device, the InVue account and its locks."""
+    async with aiohttp.ClientSession() as session:
+        client = HomeAssistantClient(session, args.url)
+        await client.wait_until_up(args.timeout)
+        await client.log_in("dev", "multilock")
+        assert client.token is not None
+        config_flow = "config/config_entries/flow"
+
+        await flow(
+            client,
+            config_flow,
+            [
+                {"handler": "multilock"},
+                {"next_step_id": "two_n"},
+                {
+                    "host": args.two_n,
+                    "protocol": "http",
+                    "auth": "digest",
+                    "username": DEFAULT_USER,
+                    "password": DEFAULT_PASSWORD,
+                    "certificate": "system",
+                    "key_max_age": 90,
+                },
+            ],
+        )
+        print(f"2N device at {args.two_n}: added")
+
+        owner = DEFAULT_OWNER
+        entry = await flow(
+            client,
+            config_flow,
+            [
+                {"handler": "multilock"},
+                {"next_step_id": "invue"},
+                {
+                    "api_key": derived_api_key(owner),
+                    "owner": owner,
+                    "intermediate": Path(args.intermediate).read_text(),
+                    "server": {"url": args.invue},
+                },
+                {},  # the certificate's expiry, confirmed
+            ],
+        )
+        entry_id = entry["result"]["entry_id"]
+        print(f"InVue account {owner}: added")
+        for serial, name, area in INVUE_LOCKS:
+            area_id = await create_area(session, args.url, client.token, area)
+            code = SEED_ENROLMENT_CODE if serial == SEED_SERIAL else derived_enrolment_code(serial)
+            await flow(
+                client,
+                "config/config_entries/subentries/flow",
+                [
+                    {"handler": [entry_id, "invue_lock"]},
+                    {
+                        "serial": serial,
+                        "lock_type": "",
+                        "enrolment_code": code,
+                        "area_id": area_id,
+                        "name": name,
+                    },
+                ],
+            )
+            print(f"InVue lock {name} ({serial}): enrolled, in {area}")
+
+
+def main() -> None:
+    """Parse the command line and add the devices."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8123", help="Home Assistant")
+    parser.add_argument("--two-n", default="127.0.0.1:8183", help="the 2N simulator")
+    parser.add_argument("--invue", default="http://127.0.0.1:8184", help="the InVue simulator")
+    parser.add_argument(
+        "--intermediate",
+        default=str(ROOT / ".develop" / "invue-intermediate.pem"),
+        help="the InVue simulator's intermediate certificate (its --write-intermediate)",
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for HA")
+    try:
+        asyncio.run(setup(parser.parse_args()))
+    except CheckFailed as err:
+        sys.exit(f"develop_setup: {err}")
+
+
+if __name__ == "__main__":
+    main()
