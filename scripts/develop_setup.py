@@ -96,6 +96,7 @@ async def setup(args: argparse.Namespace) -> None:
         print(f"2N device at {args.two_n}: added")
 
         owner = DEFAULT_OWNER
+        intermediate = await asyncio.to_thread(Path(args.intermediate).read_text)
         entry = await flow(
             client,
             config_flow,
@@ -105,7 +106,7 @@ async def setup(args: argparse.Namespace) -> None:
                 {
                     "api_key": derived_api_key(owner),
                     "owner": owner,
-                    "intermediate": Path(args.intermediate).read_text(),
+                    "intermediate": intermediate,
                     "server": {"url": args.invue},
                 },
                 {},  # the certificate's expiry, confirmed
