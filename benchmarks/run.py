@@ -50,6 +50,7 @@ FULL: dict[str, Any] = {
         "command_slots": 20,
         "poll_cycles": 2,
         "poll_samples_per_cycle": 2,
+        "burst_trials": 4,
     },
     "scale": {"runs": 3, "cycles": 2, "idle_seconds": 2},
     "signing": {"count": 15, "size": 300},
@@ -72,6 +73,7 @@ SMOKE: dict[str, Any] = {
         "command_slots": 1,
         "poll_cycles": 1,
         "poll_samples_per_cycle": 1,
+        "burst_trials": 1,
     },
     "scale": {"runs": 1, "cycles": 1, "idle_seconds": 0.2},
     "signing": {"count": 3, "size": 10},
@@ -235,6 +237,44 @@ def rows(
             "until the simulator receives the `open` (one monotonic clock for both "
             "processes); the baseline is the least the protocol allows: the wait until the "
             "gateway accepts a newer timestamp, plus one direct request.",
+        ),
+        Row(
+            "2b",
+            "The Keys: burst of 10 lock/unlock calls on one lock → commands out of order",
+            "",
+            commands["burst_out_of_order"],
+            "-",
+            [],
+            ("max<=", 0),
+            "0",
+            "10 alternating `lock`/`unlock` calls on one lock, fired as fast as Home Assistant "
+            "takes them and all at once (half the trials each): how many of the commands the "
+            "gateway accepted arrived in another order than the calls were made.",
+        ),
+        Row(
+            "2c",
+            "The Keys: burst of 10 → last call until the lock is in its state",
+            "s",
+            commands["burst_settle"],
+            "-",
+            [],
+            ("p95<=", 2.0),
+            "≤ 2 s",
+            "from the last call of the burst until the gateway's lock and the entity are in "
+            "that call's state; commands overtaken while waiting are not sent (their callers "
+            "are told so), so only the first and the last need a timestamp each.",
+        ),
+        Row(
+            "2d",
+            "The Keys: burst of 10 → calls answered as done whose command was not carried out",
+            "",
+            commands["burst_false_success"],
+            "-",
+            [],
+            ("max<=", 0),
+            "0",
+            "calls of the burst that returned without an error although the gateway did not "
+            "accept their command.",
         ),
         Row(
             "3a",

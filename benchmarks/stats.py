@@ -30,8 +30,8 @@ class Row:
     ``unit`` is "s", "ms", "us" (values in seconds, shown in that unit), "op" (seconds per
     operation, shown in µs and per second), "MB", "%", or "" (a count). ``ratio`` is
     median / baseline median. ``target`` is a check on the row: ``("ratio<=", 1.5)``,
-    ``("p95<=", 1.0)``, ``("median<=", 5.0)`` or ``("median==baseline", None)``; None: no
-    target (shown as "-").
+    ``("p95<=", 1.0)``, ``("max<=", 0)``, ``("median<=", 5.0)`` or
+    ``("median==baseline", None)``; None: no target (shown as "-").
     """
 
     key: str
@@ -72,6 +72,7 @@ class Row:
             "ratio<=": lambda: self.ratio <= (value or 0),
             "median<=": lambda: self.median <= (value or 0),
             "p95<=": lambda: self.p95 <= (value or 0),
+            "max<=": lambda: max(self.samples) <= (value or 0),
             "median==baseline": lambda: self.median == self.baseline_median,
         }
         return bool(checks[kind]())

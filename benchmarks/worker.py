@@ -300,9 +300,68 @@ async def scenario_commands(
                     params, bare_latency=_median(result["thekeys_direct"]),
                 )
             )  # fmt: skip
+            result.update(await _burst(hass, waiter, control, cmd_gateway, params))
         finally:
             await hass.async_stop()
     return result
+
+
+async def _burst(
+    hass: HomeAssistant,
+    waiter: StateWaiter,
+    control: Control,
+    gateway: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, list[float]]:
+    """Rows 2b-2d: 10 alternating lock/unlock calls on one lock, as fast as HA takes them."""
+    index, identifier = gateway["index"], gateway["locks"][0][0]
+    entity_id = thekeys_lock_entity(hass, identifier)
+    out_of_order: list[float] = []
+    settle: list[float] = []
+    false_success: list[float] = []
+    for trial in range(int(params["burst_trials"])):
+        await sleep_until_next_second(0.1)
+        before = (await control.thekeys_totals())[index]
+        # Start from locked; the burst then alternates unlock, lock, ... and ends locked.
+        services = ["unlock", "lock"] * 5
+        calls = []
+        for service in services:
+            calls.append(
+                hass.async_create_task(
+                    hass.services.async_call(
+                        "lock", service, {"entity_id": entity_id}, blocking=True
+                    )
+                )
+            )
+            if trial % 2 == 0:
+                await asyncio.sleep(0)  # as fast as Home Assistant takes them; else all at once
+        last_call = time.perf_counter()
+        reached = waiter.expect(entity_id, "locked")
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        async with asyncio.timeout(10):
+            await reached
+        settle.append(time.perf_counter() - last_call)
+        requests = await control.thekeys_requests(index, before)
+        accepted = [
+            r[0]
+            for r in requests
+            if r[4] and r[0] in ("/open", "/close") and int(r[3]) == identifier
+        ]
+        done = [
+            "/open" if service == "unlock" else "/close"
+            for service, result in zip(services, results, strict=True)
+            if not isinstance(result, BaseException)
+        ]
+        out_of_order.append(
+            sum(1 for got, want in zip(accepted, done, strict=False) if got != want)
+            + abs(len(accepted) - len(done))
+        )
+        false_success.append(max(0, len(done) - len(accepted)))
+    return {
+        "burst_out_of_order": out_of_order,
+        "burst_settle": settle,
+        "burst_false_success": false_success,
+    }
 
 
 def _median(values: list[float]) -> float:

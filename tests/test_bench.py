@@ -13,7 +13,26 @@ import subprocess
 import sys
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("1a", "1b", "2", "3a", "3b", "3c", "3d", "3e", "4a", "4b", "4c", "4d", "5a", "5b", "6")
+ROWS = (
+    "1a",
+    "1b",
+    "2",
+    "2b",
+    "2c",
+    "2d",
+    "3a",
+    "3b",
+    "3c",
+    "3d",
+    "3e",
+    "4a",
+    "4b",
+    "4c",
+    "4d",
+    "5a",
+    "5b",
+    "6",
+)
 
 
 def test_smoke_run_prints_every_row() -> None:

@@ -276,3 +276,23 @@ async def test_a_lock_added_right_after_another_is_polled(
     await hass.async_block_till_done()
     assert hass.states.get("lock.front_door").state == LockState.LOCKED
     assert hass.states.get("lock.back_door").state == LockState.LOCKED
+
+
+async def test_commands_overtaken_while_waiting_are_not_sent(
+    hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator
+) -> None:
+    """A burst: the first goes, the newest goes, those between are answered as not sent."""
+    await _set_up(hass, real_gateway)
+    before = len(real_gateway.history(FRONT_DOOR))
+    services = ["unlock", "lock", "unlock", "lock", "unlock"]
+    tasks = [hass.async_create_task(_command(hass, service)) for service in services]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    sent = [r.path for r in real_gateway.history(FRONT_DOOR)[before:] if r.ts_accepted]
+    assert sent == ["/open", "/open"]  # the first unlock, then the newest (an unlock)
+    assert results[0] is None
+    assert results[-1] is None
+    for skipped in results[1:-1]:
+        assert isinstance(skipped, HomeAssistantError)
+        assert skipped.translation_key == "thekeys_superseded"
+    assert real_gateway.locks[FRONT_DOOR].state == 0x32
+    assert hass.states.get("lock.front_door").state == LockState.UNLOCKED

@@ -99,8 +99,10 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         self._lockers: dict[int, Locker] | None = None
         self._status: GatewayStatus | None = None
         self._failed_reads: Counter[int] = Counter()
-        # Commands to one lock go out in the order they were given (asyncio.Lock is FIFO).
+        # Commands to one lock go out in the order they were given (asyncio.Lock is FIFO);
+        # one still waiting when a newer one is given is not sent (see _move).
         self._command_order: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._commands_given: Counter[int] = Counter()
 
     async def _async_poll(self) -> TheKeysData:
         try:
@@ -247,7 +249,18 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
     ) -> None:
         identifier = identifier_of(device_key)
         subentry = self.lock_subentries[identifier]
+        self._commands_given[identifier] += 1
+        given = self._commands_given[identifier]
         async with self._command_order[identifier]:
+            if self._commands_given[identifier] != given:
+                # A newer command for this lock came while this one waited its turn: only the
+                # newest is sent (the lock ends as the last command asks, without a second per
+                # superseded command); this caller is told, not falsely told it moved.
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="thekeys_superseded",
+                    translation_placeholders={"device": subentry.title},
+                )
             try:
                 await command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND)
             except (TheKeysTimeoutError, TheKeysUnconfirmedError) as err:
