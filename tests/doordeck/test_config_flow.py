@@ -134,7 +134,7 @@ async def test_second_factor_steps_show_errors(hass: HomeAssistant, cloud: Cloud
 @pytest.mark.parametrize(
     ("password", "url_suffix", "error"),
     [
-        ("wrong password", "", "invalid_auth"),
+        ("wrong password", "", "doordeck_invalid_auth"),
         (PASSWORD, "/not-doordeck", "unknown"),  # something else answers at this address
     ],
 )
@@ -176,7 +176,7 @@ async def test_same_email_only_once(
     requests = len(cloud.sim.requests)
     result = await _sign_in(hass, flow["flow_id"], cloud.sim.url)
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "doordeck_already_configured"
     assert len(cloud.sim.requests) == requests  # aborted before signing in
 
 
@@ -188,7 +188,7 @@ async def test_same_user_only_once(
     flow = await _account_form(hass)
     result = await _sign_in(hass, flow["flow_id"], cloud.sim.url, email=EMAIL.upper())
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "doordeck_already_configured"
 
 
 async def test_reauth_when_the_refresh_token_is_refused(
@@ -209,7 +209,7 @@ async def test_reauth_when_the_refresh_token_is_refused(
     result = dict(
         await hass.config_entries.flow.async_configure(flow_id, {"password": "wrong password"})
     )
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"base": "doordeck_invalid_auth"}
     result = dict(await hass.config_entries.flow.async_configure(flow_id, {"password": PASSWORD}))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
@@ -261,7 +261,7 @@ async def test_reconfigure_email_and_password(
             result["flow_id"], {"email": "new@example.com", "password": PASSWORD}
         )
     )
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"base": "doordeck_invalid_auth"}
     result = dict(
         await hass.config_entries.flow.async_configure(
             result["flow_id"], {"email": "new@example.com", "password": "new password"}

@@ -24,6 +24,7 @@ from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
 from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     DEFAULT_BASE_URL,
@@ -96,7 +97,7 @@ ERROR_REASONS: tuple[tuple[type[DoordeckError], str], ...] = (
 
 def error_reason(err: DoordeckError) -> str:
     """Return the reason of a client error (``doordeck_<reason>`` is its translation key)."""
-    return next((reason for cls, reason in ERROR_REASONS if isinstance(err, cls)), "error")
+    return error_name(err, ERROR_REASONS, "error")
 
 
 class UserOutcome(TypedDict):

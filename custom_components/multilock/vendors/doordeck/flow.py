@@ -32,6 +32,7 @@ from homeassistant.helpers.selector import (
 from ...compat import vol
 from ...const import CONF_VENDOR
 from ...contract import VendorFlowSteps
+from ...errors import error_name
 from ...flow_helpers import update_entry_and_abort
 from .client import (
     DEFAULT_BASE_URL,
@@ -100,7 +101,7 @@ FORM_ERRORS: tuple[tuple[type[DoordeckError], str], ...] = (
 
 def form_error(err: DoordeckError) -> str:
     """Return the form error of a client error."""
-    return next((error for cls, error in FORM_ERRORS if isinstance(err, cls)), "unknown")
+    return error_name(err, FORM_ERRORS, "unknown")
 
 
 def account_title(email: str) -> str:

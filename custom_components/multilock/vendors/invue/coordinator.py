@@ -27,6 +27,7 @@ from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
 from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     DEFAULT_BASE_URL,
@@ -90,7 +91,7 @@ ERROR_REASONS: tuple[tuple[type[InVueError], str], ...] = (
 
 def error_reason(err: InVueError) -> str:
     """Return the reason of a client error (``invue_<reason>`` is its translation key)."""
-    return next((reason for cls, reason in ERROR_REASONS if isinstance(err, cls)), "error")
+    return error_name(err, ERROR_REASONS, "error")
 
 
 def format_expiry(when: datetime) -> str:

@@ -34,6 +34,7 @@ from homeassistant.util import dt as dt_util
 from ...compat import vol
 from ...const import CONF_VENDOR, DOMAIN
 from ...contract import VendorFlowSteps
+from ...errors import error_name
 from ...flow_helpers import update_entry_and_abort
 from .client import (
     DEFAULT_BASE_URL,
@@ -114,7 +115,7 @@ FORM_ERRORS: tuple[tuple[type[InVueError], str], ...] = (
 
 def form_error(err: InVueError) -> str:
     """Return the form error of a client error."""
-    return next((error for cls, error in FORM_ERRORS if isinstance(err, cls)), "unknown")
+    return error_name(err, FORM_ERRORS, "unknown")
 
 
 def account_title(owner: str) -> str:

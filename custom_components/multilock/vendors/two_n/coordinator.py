@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
 from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     AuthMethod,
@@ -99,7 +100,7 @@ ERROR_REASONS: tuple[tuple[type[TwoNError], str], ...] = (
 
 def error_reason(err: TwoNError) -> str:
     """Return the reason of a client error (``two_n_<reason>`` is its translation key)."""
-    return next((reason for cls, reason in ERROR_REASONS if isinstance(err, cls)), "error")
+    return error_name(err, ERROR_REASONS, "error")
 
 
 def holds_serial_number(location: str) -> bool:

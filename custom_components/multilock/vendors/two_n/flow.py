@@ -30,6 +30,7 @@ from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
 from ...compat import vol
 from ...const import CONF_VENDOR
 from ...contract import VendorFlowSteps
+from ...errors import error_name
 from ...flow_helpers import update_entry_and_abort
 from .client import (
     AuthMethod,
@@ -137,7 +138,7 @@ class FormError(Exception):
 
 def form_error(err: TwoNError) -> str:
     """Return the form error of a client error."""
-    return next((error for cls, error in FORM_ERRORS if isinstance(err, cls)), "unknown")
+    return error_name(err, FORM_ERRORS, "unknown")
 
 
 async def async_check_settings(
