@@ -83,10 +83,10 @@ logger:
 """
 
 
-def thekeys_entry() -> config_entries.ConfigEntry:
+def thekeys_entry(host: str = THEKEYS_HOST) -> config_entries.ConfigEntry:
     """Return the The Keys gateway entry with its two locks as subentries."""
     return config_entries.ConfigEntry(
-        data={"vendor": "thekeys", "host": THEKEYS_HOST},
+        data={"vendor": "thekeys", "host": host},
         discovery_keys=MappingProxyType({}),
         domain=DOMAIN,
         minor_version=FLOW_MINOR_VERSION,
@@ -102,7 +102,7 @@ def thekeys_entry() -> config_entries.ConfigEntry:
             for title, identifier, share_code in THEKEYS_LOCKS
         ],
         title="The Keys gateway",
-        unique_id=THEKEYS_HOST,
+        unique_id=host,
         version=FLOW_VERSION,
     )
 
@@ -148,8 +148,17 @@ def _write_store(config_dir: Path, key: str, version: int, minor: int, data: Any
     path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 
-def write_config(config_dir: Path, doordeck_url: str | None = None) -> None:
-    """Write the whole demo configuration into ``config_dir``."""
+def write_config(
+    config_dir: Path,
+    doordeck_url: str | None = None,
+    *,
+    thekeys_host: str = THEKEYS_HOST,
+    http_port: int = 8123,
+) -> None:
+    """Write the whole demo configuration into ``config_dir``.
+
+    ``thekeys_host``: the gateway simulator; ``http_port``: where Home Assistant listens.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML, encoding="utf-8")
 
@@ -163,7 +172,7 @@ def write_config(config_dir: Path, doordeck_url: str | None = None) -> None:
     # The HTTP server's settings, confirmed (YAML would be migrated into a trial that asks
     # the user to confirm it and reverts it otherwise): loopback only.
     http_settings = http_config.HTTP_STORAGE_SCHEMA(
-        {http_config.CONF_SERVER_HOST: ["127.0.0.1"], http_config.CONF_SERVER_PORT: 8123}
+        {http_config.CONF_SERVER_HOST: ["127.0.0.1"], http_config.CONF_SERVER_PORT: http_port}
     ) | {"created_at": dt_util.utcnow().isoformat(), "error": None, "error_message": None}
     _write_store(
         config_dir,
@@ -176,7 +185,7 @@ def write_config(config_dir: Path, doordeck_url: str | None = None) -> None:
             http_config.KEY_YAML_MIGRATION_DONE: True,
         },
     )
-    entries = [thekeys_entry()]
+    entries = [thekeys_entry(thekeys_host)]
     if doordeck_url:
         entries.append(asyncio.run(doordeck_entry(doordeck_url)))
     _write_store(

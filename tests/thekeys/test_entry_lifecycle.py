@@ -154,3 +154,29 @@ async def test_the_vendor_hears_of_subentries_added_and_removed(
     added.assert_not_awaited()
     assert hass.states.get("lock.front_door") is None
     assert hass.states.get("lock.back_door").state == LockState.LOCKED
+
+
+async def test_a_second_gateway_gets_its_own_name(
+    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, entry: MockConfigEntry
+) -> None:
+    """Two gateways are told apart in the UI (the name carries no address)."""
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, title="The Keys gateway")
+    other = TheKeysGatewaySimulator()
+    other.add_lock(45961200, "GardenGateCode01")
+    await other.start()
+    try:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+        for answer in ({"next_step_id": "thekeys"}, {"next_step_id": "thekeys_gateway"}):
+            result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"host": other.address}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"identifier": "45961200", "share_code": "GardenGateCode01"}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == "The Keys gateway 2"
+        await hass.async_block_till_done()
+    finally:
+        await other.stop()

@@ -62,6 +62,17 @@ from .const import CONF_IDENTIFIER, CONF_SHARE_CODE, SUBENTRY_LOCK, VENDOR
 from .gateways import async_gateway_for_flow, async_resolve
 
 GATEWAY_TITLE = "The Keys gateway"
+
+
+def gateway_title(hass: HomeAssistant) -> str:
+    """Return "The Keys gateway", numbered when another entry already has that name."""
+    titles = {entry.title for entry in hass.config_entries.async_entries(DOMAIN)}
+    number = 1
+    while (title := GATEWAY_TITLE if number == 1 else f"{GATEWAY_TITLE} {number}") in titles:
+        number += 1
+    return title
+
+
 # The items of the vendor's menu.
 STEP_ACCOUNT = "thekeys_account"
 STEP_MANUAL = "thekeys_gateway"
@@ -276,7 +287,7 @@ class TheKeysConfigFlowSteps(VendorFlowSteps):
                     # entities, which keep their names when the gateway moves.
                     self._abort_if_unique_id_configured()
                     return self.async_create_entry(
-                        title=GATEWAY_TITLE,
+                        title=gateway_title(self.hass),
                         data={CONF_VENDOR: VENDOR, CONF_HOST: self._thekeys_host},
                         subentries=[_lock_subentry(identifier, share_code, title)],
                     )
@@ -478,7 +489,7 @@ class TheKeysConfigFlowSteps(VendorFlowSteps):
         await self.async_set_unique_id(address, raise_on_progress=False)
         self._abort_if_unique_id_configured()
         return self.async_create_entry(
-            title=GATEWAY_TITLE,
+            title=gateway_title(self.hass),
             data={CONF_VENDOR: VENDOR, CONF_HOST: host},
             subentries=subentries,
             description="thekeys_skipped" if self._thekeys_skipped else None,

@@ -1,0 +1,1 @@
+"""multilock in a real browser: see test_ui.py."""
