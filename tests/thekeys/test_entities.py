@@ -20,9 +20,11 @@ from simulators.thekeys import TheKeysGatewaySimulator
 from .conftest import BACK_CODE, FRONT_CODE, FRONT_DOOR
 
 
-def _gateway_entity(entry: MockConfigEntry, platform: str, name: str) -> str:
-    port = entry.data["host"].rsplit(":", 1)[1]
-    return f"{platform}.the_keys_gateway_127_0_0_1_{port}_{name}"
+def _gateway_entity(entry: MockConfigEntry, platform: str, key: str) -> str | None:
+    """The entity id of a gateway entity, found by its unique id (its name is the user's)."""
+    registry = er.async_get(entry.runtime_data.hass)
+    unique_id = f"thekeys-gateway-{entry.entry_id}-{key}"
+    return registry.async_get_entity_id(platform, DOMAIN, unique_id)
 
 
 async def _press(hass: HomeAssistant, entity_id: str) -> None:
@@ -34,7 +36,7 @@ async def _press(hass: HomeAssistant, entity_id: str) -> None:
 async def test_lock_sensors(
     hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    assert hass.states.get("sensor.front_door_door").state == "closed"
+    assert hass.states.get("sensor.front_door_bolt").state == "closed"
     assert hass.states.get("sensor.front_door_battery").state == "71"
     assert hass.states.get("sensor.back_door_battery").state == "6"
     voltage = hass.states.get("sensor.front_door_battery_voltage")
@@ -46,28 +48,33 @@ async def test_lock_sensors(
     assert rssi.entity_category == "diagnostic"
 
 
-async def test_door_sensor_follows_the_lock(
+async def test_bolt_sensor_shows_what_the_lock_reports(
     hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """The lock's own bolt report (no door contact): thrown, withdrawn, jammed or unknown."""
+    bolt = hass.states.get("sensor.front_door_bolt")
+    assert bolt.attributes["options"] == ["closed", "jammed", "open"]  # no "unknown" option
     gateway.locks[FRONT_DOOR].state = 0x32
     await loaded_entry.runtime_data.async_refresh()
-    assert hass.states.get("sensor.front_door_door").state == "open"
+    assert hass.states.get("sensor.front_door_bolt").state == "open"
     gateway.locks[FRONT_DOOR].state = 0x30
     await loaded_entry.runtime_data.async_refresh()
-    assert hass.states.get("sensor.front_door_door").state == "unknown"
+    assert hass.states.get("sensor.front_door_bolt").state == "unknown"  # Home Assistant's own
 
 
 async def test_gateway_sensors_and_old_firmware(
     hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    assert (
-        hass.states.get(_gateway_entity(loaded_entry, "sensor", "firmware_version")).state == "17"
-    )
-    assert hass.states.get(_gateway_entity(loaded_entry, "sensor", "status")).state == "Scanning..."
+    # The firmware version is the gateway device's own; the activity a translated state.
+    assert _gateway_entity(loaded_entry, "sensor", "firmware_version") is None
+    status = hass.states.get(_gateway_entity(loaded_entry, "sensor", "current_status"))
+    assert status.state == "scanning"
+    assert status.attributes["options"] == ["scanning", "synchronizing", "updating"]
     gateway.inject_fault("http_error", count=None, paths={"/status"})
     await loaded_entry.runtime_data.async_refresh()
-    # An HTTP error is not "firmware without /status": the poll fails and says so.
-    assert hass.states.get("lock.front_door").state == "unavailable"
+    await loaded_entry.runtime_data.async_refresh()
+    # /status is a maintenance endpoint: its failure makes nothing unavailable.
+    assert hass.states.get("lock.front_door").state == "locked"
 
 
 async def test_devices_hang_off_the_gateway(
@@ -119,7 +126,7 @@ async def test_maintenance_buttons(
     assert hass.states.get("lock.front_door").state == STATE_UNKNOWN
     await _press(hass, "button.front_door_synchronize")
     await _press(hass, _gateway_entity(loaded_entry, "button", "synchronize"))
-    await _press(hass, _gateway_entity(loaded_entry, "button", "update_firmware"))
+    await _press(hass, _gateway_entity(loaded_entry, "button", "update"))
     for path in ("/locker/synchronize", "/locker/update", "/synchronize", "/update"):
         assert gateway.count(path) == 1
 
@@ -129,7 +136,7 @@ async def test_maintenance_buttons(
     [
         ("button.front_door_synchronize", {"in_range": False}, "thekeys_sync_lock_not_seen"),
         ("button.front_door_update_firmware", {"update_error": 1}, "thekeys_invalid_firmware"),
-        ("gateway:update_firmware", {"update_error": 2}, "thekeys_firmware_unavailable"),
+        ("gateway:update", {"update_error": 2}, "thekeys_firmware_unavailable"),
         ("gateway:synchronize", {"busy": 10}, "thekeys_busy"),
     ],
 )
@@ -182,13 +189,13 @@ async def test_states_are_written_only_when_they_change(
     hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A poll that reads nothing new writes no state; a command writes its lock's only."""
-    front = ["lock.front_door", "sensor.front_door_door"]
+    front = ["lock.front_door", "sensor.front_door_bolt"]
     others = [
         "sensor.front_door_battery",
         "lock.back_door",
-        "sensor.back_door_door",
+        "sensor.back_door_bolt",
         "sensor.back_door_battery",
-        _gateway_entity(loaded_entry, "sensor", "firmware_version"),
+        _gateway_entity(loaded_entry, "sensor", "current_status"),
     ]
     before = _reported(hass, front + others)
     await loaded_entry.runtime_data.async_refresh()
@@ -197,7 +204,7 @@ async def test_states_are_written_only_when_they_change(
         "lock", "unlock", {ATTR_ENTITY_ID: "lock.front_door"}, blocking=True
     )
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.front_door_door").state == "open"
+    assert hass.states.get("sensor.front_door_bolt").state == "open"
     after = _reported(hass, front + others)
     assert all(after[entity_id] != before[entity_id] for entity_id in front)
     assert all(after[entity_id] == before[entity_id] for entity_id in others)
