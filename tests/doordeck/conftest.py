@@ -1,9 +1,16 @@
-"""Fixtures for Doordeck: a simulated Doordeck cloud on loopback and a signed-in account."""
+"""Fixtures for Doordeck: a simulated Doordeck cloud on loopback and a signed-in account.
+
+The client paces signed operations (5 a second) and waits out a 429's ``Retry-After``. The
+simulated cloud and the clients Home Assistant makes share a ``FakeClock`` (tests/clock.py),
+so that pacing and waits hold without the test waiting for them; a test marked
+``real_clock`` plays them out on the real clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -12,9 +19,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
+from custom_components.multilock.vendors.doordeck import (
+    coordinator as coordinator_module,
+    flow as flow_module,
+)
 from custom_components.multilock.vendors.doordeck.client import DoordeckClient
 from custom_components.multilock.vendors.doordeck.coordinator import DoordeckCoordinator
 from simulators.doordeck import DoordeckSimulator, SimAccount, SimLock
+from tests.clock import Clock, FakeClock, RealClock, on_real_clock, register_marker
 
 EMAIL, PASSWORD = "owner@example.com", "correct horse"
 TITLE = f"Doordeck {EMAIL}"
@@ -42,6 +54,28 @@ class Cloud:
         return self.sim.count(f"/device/{lock.id}/execute")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the real_clock marker."""
+    register_marker(config)
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock of the simulated cloud and of every client Home Assistant makes.
+
+    A ``FakeClock``, given to the clients (as their clock, monotonic clock and sleep) through
+    the name ``DoordeckClient`` in the modules that make them; the real clock for a test
+    marked ``real_clock``.
+    """
+    if on_real_clock(request):
+        return RealClock()
+    fake = FakeClock()
+    client = partial(DoordeckClient, clock=fake.time, monotonic=fake.monotonic, sleep=fake.sleep)
+    monkeypatch.setattr(coordinator_module, "DoordeckClient", client)
+    monkeypatch.setattr(flow_module, "DoordeckClient", client)
+    return fake
+
+
 @pytest.fixture
 def leaf_ttl() -> float:
     """Lifetime of the certificates the simulator issues (override per test module)."""
@@ -49,9 +83,9 @@ def leaf_ttl() -> float:
 
 
 @pytest.fixture
-async def cloud(leaf_ttl: float) -> AsyncIterator[Cloud]:
-    """A started Doordeck simulator: the owner administers a front and a back door."""
-    sim = DoordeckSimulator(leaf_ttl=leaf_ttl)
+async def cloud(leaf_ttl: float, clock: Clock) -> AsyncIterator[Cloud]:
+    """A started Doordeck simulator on the test's clock: the owner administers two doors."""
+    sim = DoordeckSimulator(leaf_ttl=leaf_ttl, clock=clock.time)
     owner = sim.add_account(EMAIL, PASSWORD)
     site = sim.add_site("Home")
     front = sim.add_lock(

@@ -31,6 +31,7 @@ from .conftest import BACK, DAY, EMAIL, FRONT, Cloud, coordinator_of
 EXPIRY = "sensor.doordeck_owner_example_com_signing_key_expiry"
 
 
+@pytest.mark.real_clock  # end to end on the real clock
 async def test_a_poll_reads_details_only_where_needed(
     hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
 ) -> None:
@@ -90,6 +91,8 @@ async def test_doordeck_unreachable_then_back(
     coordinator = coordinator_of(loaded_entry)
     port = int(cloud.sim.url.rsplit(":", 1)[1])
     await cloud.sim.stop()
+    await coordinator.async_refresh()
+    assert hass.states.get(FRONT).state == LockState.LOCKED  # one failed poll: kept
     await coordinator.async_refresh()
     assert not coordinator.last_update_success
     assert hass.states.get(FRONT).state == STATE_UNAVAILABLE

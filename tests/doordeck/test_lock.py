@@ -80,6 +80,7 @@ async def test_entities_and_devices(
     assert account.entry_type is dr.DeviceEntryType.SERVICE
 
 
+@pytest.mark.real_clock  # end to end on the real clock, relock included
 async def test_unlock_a_reporting_lock(
     hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
 ) -> None:

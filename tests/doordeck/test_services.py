@@ -15,6 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
+from simulators.doordeck import DEFAULT_RATE_LIMIT
 from simulators.thekeys import TheKeysGatewaySimulator
 
 from .conftest import BACK, FRONT, Cloud
@@ -62,6 +63,8 @@ async def test_share_batches_where_the_lock_can(
     count: int,
     requests: int,
 ) -> None:
+    # What a plausible Doordeck allows: one request per user goes through only if paced.
+    cloud.sim.rate_limit = DEFAULT_RATE_LIMIT
     guests = cloud.guests(count)
     lock = cloud.front if entity_id == FRONT else cloud.back
     response = await _share(
@@ -72,6 +75,7 @@ async def test_share_batches_where_the_lock_can(
     assert response[entity_id] == {guest.email: {"status": "done"} for guest in guests}
     kinds = {op.type for op in lock.operations}
     assert kinds == ({"BATCH_ADD_USER"} if lock is cloud.front else {"ADD_USER"})
+    assert cloud.sim.rate_limited_count == 0  # paced below the limit, never refused
 
 
 async def test_share_by_user_id_as_admin_for_a_period(

@@ -1,8 +1,14 @@
-"""Fixtures for The Keys: a simulated gateway on loopback and a configured entry."""
+"""Fixtures for The Keys: a simulated gateway on loopback and a configured entry.
+
+The gateway takes one signed request per second. The simulated gateway and the clients Home
+Assistant makes for it share a ``FakeClock`` (tests/clock.py), so that the rule holds without
+the test waiting for it; a test marked ``real_clock`` plays it out on the real clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
@@ -10,7 +16,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
+from custom_components.multilock.vendors.thekeys import gateways
+from custom_components.multilock.vendors.thekeys.client import TheKeysGateway
 from simulators.thekeys import TheKeysGatewaySimulator
+from tests.clock import Clock, FakeClock, RealClock, on_real_clock, register_marker
 
 FRONT_DOOR = 45961123
 FRONT_CODE = "Zmo1sps2OVyCFtl1"
@@ -18,10 +27,31 @@ BACK_DOOR = 45961124
 BACK_CODE = "Qx8rTe2mWc5pLz0a"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the real_clock marker."""
+    register_marker(config)
+
+
 @pytest.fixture
-async def gateway() -> AsyncIterator[TheKeysGatewaySimulator]:
-    """A gateway with two locks shared with it."""
-    simulator = TheKeysGatewaySimulator()
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock of the simulated gateway and of every client Home Assistant makes.
+
+    A ``FakeClock``, given to the clients through the name ``TheKeysGateway`` in the module
+    that makes them; the real clock for a test marked ``real_clock``.
+    """
+    if on_real_clock(request):
+        return RealClock()
+    fake = FakeClock()
+    monkeypatch.setattr(
+        gateways, "TheKeysGateway", partial(TheKeysGateway, clock=fake.time, sleep=fake.sleep)
+    )
+    return fake
+
+
+@pytest.fixture
+async def gateway(clock: Clock) -> AsyncIterator[TheKeysGatewaySimulator]:
+    """A gateway with two locks shared with it, on the test's clock."""
+    simulator = TheKeysGatewaySimulator(clock=clock.time, sleep=clock.sleep)
     simulator.add_lock(FRONT_DOOR, FRONT_CODE, battery=7600, rssi=-71)
     simulator.add_lock(BACK_DOOR, BACK_CODE, battery=4065, rssi=-80)
     await simulator.start()

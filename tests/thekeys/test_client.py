@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-import time
 
 import aiohttp
 from aiohttp import web
@@ -12,6 +11,7 @@ import pytest
 
 from custom_components.multilock.vendors.thekeys import client as tk
 from simulators.thekeys import TheKeysGatewaySimulator
+from tests.clock import Clock
 
 from .conftest import BACK_CODE, BACK_DOOR, FRONT_CODE, FRONT_DOOR
 
@@ -25,20 +25,29 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-def client(session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator) -> tk.TheKeysGateway:
-    return tk.TheKeysGateway(session, gateway.address, timeout=2, busy_retry_delays=FAST_RETRIES)
+def client(
+    session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator, clock: Clock
+) -> tk.TheKeysGateway:
+    return tk.TheKeysGateway(
+        session,
+        gateway.address,
+        timeout=2,
+        busy_retry_delays=FAST_RETRIES,
+        clock=clock.time,
+        sleep=clock.sleep,
+    )
 
 
-async def _next_second() -> None:
-    await asyncio.sleep(1.01 - time.time() % 1)
+async def _next_second(clock: Clock) -> None:
+    await clock.sleep(1.01 - clock.time() % 1)
 
 
 async def test_a_new_client_never_signs_in_the_second_it_was_made(
-    session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator
+    session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     """Another client (the one before a reload, another app) may have used that second."""
-    made_at = time.time()
-    client = tk.TheKeysGateway(session, gateway.address)
+    made_at = clock.time()
+    client = tk.TheKeysGateway(session, gateway.address, clock=clock.time, sleep=clock.sleep)
     await client.lock_status(FRONT_DOOR, FRONT_CODE)
     assert gateway.last_accepted_ts is not None
     assert gateway.last_accepted_ts > int(made_at)
@@ -76,10 +85,10 @@ async def test_open_close_move_the_lock(
 
 
 async def test_requests_in_one_second_get_increasing_timestamps(
-    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     """Three signed requests at once: none is refused, each waits for a fresh second."""
-    started = time.monotonic()
+    started = clock.monotonic()
     await asyncio.gather(
         client.lock_status(FRONT_DOOR, FRONT_CODE),
         client.open(BACK_DOOR, BACK_CODE),
@@ -89,8 +98,8 @@ async def test_requests_in_one_second_get_increasing_timestamps(
     timestamps = [int(r.form["ts"]) for r in signed]
     assert all(r.ts_accepted for r in signed)
     assert timestamps == sorted(set(timestamps))
-    assert timestamps[-1] <= int(time.time())  # never a timestamp from the future
-    assert time.monotonic() - started >= 1.0
+    assert timestamps[-1] <= int(clock.time())  # never a timestamp from the future
+    assert clock.monotonic() - started >= 1.0
 
 
 async def test_wrong_share_code_is_invalid_hmac(client: tk.TheKeysGateway) -> None:
@@ -208,9 +217,9 @@ async def test_maintenance_succeeds(
 
 
 async def test_busy_is_retried_then_succeeds(
-    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
-    await _next_second()  # a new client signs from the next second on
+    await _next_second(clock)  # a new client signs from the next second on
     gateway.set_busy(0.2)
     await client.open(FRONT_DOOR, FRONT_CODE)
     assert gateway.locks[FRONT_DOOR].state == 0x32
@@ -218,14 +227,14 @@ async def test_busy_is_retried_then_succeeds(
 
 
 async def test_busy_for_too_long_is_reported(
-    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     gateway.set_busy(5)
-    started = time.monotonic()
+    started = clock.monotonic()
     with pytest.raises(tk.TheKeysBusyError):
         await client.synchronize()
     assert gateway.count("/synchronize") == len(FAST_RETRIES) + 1
-    assert time.monotonic() - started < 2
+    assert clock.monotonic() - started < 2
 
 
 async def test_concurrent_requests_never_meet_a_busy_gateway(
@@ -239,12 +248,12 @@ async def test_concurrent_requests_never_meet_a_busy_gateway(
 
 
 async def test_commands_go_ahead_of_queued_polls(
-    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
-    await _next_second()  # a new client signs from the next second on
+    await _next_second(clock)  # a new client signs from the next second on
     gateway.action_seconds = 0.2
     first = asyncio.create_task(client.synchronize_lock(FRONT_DOOR, tk.Priority.POLL))
-    await asyncio.sleep(0.05)
+    await clock.sleep(0.05)
     polls = [asyncio.create_task(client.lockers()) for _ in range(3)]
     await asyncio.sleep(0)
     command = asyncio.create_task(client.open(BACK_DOOR, BACK_CODE))
@@ -254,11 +263,11 @@ async def test_commands_go_ahead_of_queued_polls(
 
 
 async def test_cancelled_waiter_does_not_block_the_queue(
-    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     gateway.action_seconds = 0.2
     first = asyncio.create_task(client.synchronize())
-    await asyncio.sleep(0.05)
+    await clock.sleep(0.05)
     waiting = asyncio.create_task(client.lockers())
     await asyncio.sleep(0)
     waiting.cancel()
@@ -325,24 +334,32 @@ async def test_bad_lockers_entries(session: aiohttp.ClientSession, reply: str) -
         '{"code": 49}',
     ],
 )
-async def test_bad_lock_status_codes(session: aiohttp.ClientSession, reply: str) -> None:
+async def test_bad_lock_status_codes(
+    session: aiohttp.ClientSession, clock: Clock, reply: str
+) -> None:
     async with _server({"/locker_status": reply}) as address:
         with pytest.raises(tk.TheKeysMalformedReplyError):
-            await tk.TheKeysGateway(session, address).lock_status(1, "code")
+            await tk.TheKeysGateway(
+                session, address, clock=clock.time, sleep=clock.sleep
+            ).lock_status(1, "code")
 
 
-async def test_unknown_status_code_and_old_firmware(session: aiohttp.ClientSession) -> None:
+async def test_unknown_status_code_and_old_firmware(
+    session: aiohttp.ClientSession, clock: Clock
+) -> None:
     async with _server({"/open": '{"status": 99, "code": "strange"}'}) as address:
-        gateway = tk.TheKeysGateway(session, address)
+        gateway = tk.TheKeysGateway(session, address, clock=clock.time, sleep=clock.sleep)
         with pytest.raises(tk.TheKeysStatusError, match="status 99"):
             await gateway.open(1, "code")
         assert await gateway.status() is None  # firmware before 17 has no /status
 
 
-async def test_missing_parameter_is_reported(session: aiohttp.ClientSession) -> None:
+async def test_missing_parameter_is_reported(session: aiohttp.ClientSession, clock: Clock) -> None:
     async with _server({"/close": '{"status": 400, "code": "missing ts"}'}) as address:
         with pytest.raises(tk.MissingParameterError, match="missing ts"):
-            await tk.TheKeysGateway(session, address).close(1, "code")
+            await tk.TheKeysGateway(session, address, clock=clock.time, sleep=clock.sleep).close(
+                1, "code"
+            )
 
 
 def test_battery_curve() -> None:
@@ -381,29 +398,29 @@ class _server:
         await self._runner.cleanup()
 
 
-async def _until_next_second(fraction: float) -> None:
-    now = time.time()
-    await asyncio.sleep(int(now) + 1 + fraction - now)
+async def _until_next_second(clock: Clock, fraction: float) -> None:
+    now = clock.time()
+    await clock.sleep(int(now) + 1 + fraction - now)
 
 
 async def test_command_takes_the_timestamp_a_poll_waits_for(
-    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     """A poll waiting for a fresh timestamp does not hold the gateway: a command goes first."""
-    await _until_next_second(0.1)
+    await _until_next_second(clock, 0.1)
     await client.lock_status(FRONT_DOOR, FRONT_CODE)  # this second's timestamp is used
     poll = asyncio.create_task(client.lock_status(BACK_DOOR, BACK_CODE))
-    await asyncio.sleep(0.3)  # the poll waits for the next second
-    started = time.monotonic()
+    await clock.sleep(0.3)  # the poll waits for the next second
+    started = clock.monotonic()
     await client.open(BACK_DOOR, BACK_CODE)
-    assert time.monotonic() - started < 0.9  # the next second, not the one after
+    assert clock.monotonic() - started < 0.9  # the next second, not the one after
     await poll
     paths = [r.path for r in gateway.requests]
     assert paths == ["/locker_status", "/open", "/locker_status"]
     assert all(r.ts_accepted for r in gateway.requests)
 
 
-async def test_polls_keep_their_pace(gateway: TheKeysGatewaySimulator) -> None:
+async def test_polls_keep_their_pace(gateway: TheKeysGatewaySimulator, clock: Clock) -> None:
     """A poll's next signed request goes one second after its previous one.
 
     Not at the turn of the second, where the polls of every gateway would meet. Measured
@@ -413,13 +430,15 @@ async def test_polls_keep_their_pace(gateway: TheKeysGatewaySimulator) -> None:
     sent: list[float] = []
 
     async def on_request_start(*_: object) -> None:
-        sent.append(time.monotonic())
+        sent.append(clock.monotonic())
 
     tracing = aiohttp.TraceConfig()
     tracing.on_request_start.append(on_request_start)
     async with aiohttp.ClientSession(trace_configs=[tracing]) as session:
-        client = tk.TheKeysGateway(session, gateway.address, timeout=2)
-        await _until_next_second(0.5)
+        client = tk.TheKeysGateway(
+            session, gateway.address, timeout=2, clock=clock.time, sleep=clock.sleep
+        )
+        await _until_next_second(clock, 0.5)
         await client.lock_status(FRONT_DOOR, FRONT_CODE)
         await client.lock_status(BACK_DOOR, BACK_CODE)
     first, second = gateway.requests

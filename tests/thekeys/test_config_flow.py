@@ -10,6 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
 from simulators.thekeys import TheKeysGatewaySimulator
+from tests.clock import Clock
 
 from .conftest import BACK_CODE, BACK_DOOR, FRONT_CODE, FRONT_DOOR
 
@@ -21,8 +22,12 @@ async def _gateway_form(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "thekeys"}
     )
+    assert result["type"] is FlowResultType.MENU  # sign in with an account, or an address
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "thekeys_gateway"}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "thekeys"
+    assert result["step_id"] == "thekeys_gateway"
     return result["flow_id"]
 
 
@@ -31,13 +36,20 @@ async def test_add_gateway(hass: HomeAssistant, gateway: TheKeysGatewaySimulator
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"host": f" http://{gateway.address}/status "}
     )
+    # The flow goes straight on to the gateway's first lock.
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "thekeys_gateway_lock"
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"identifier": str(FRONT_DOOR), "share_code": FRONT_CODE}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"The Keys gateway {gateway.address}"
+    assert result["title"] == "The Keys gateway"
     assert result["data"] == {"vendor": "thekeys", "host": gateway.address}
     assert result["result"].unique_id == gateway.address
-    # Set up with no lock yet: the gateway device and its entities are there.
+    # Set up with its first lock: the gateway device, its entities and the lock are there.
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.the_keys_gateway_127_0_0_1_" + str(gateway.port) + "_status")
+    assert hass.states.get("sensor.the_keys_gateway_status")
+    assert hass.states.get(f"lock.lock_{FRONT_DOOR}")
 
 
 async def test_wrong_host_then_right_host(
@@ -50,7 +62,8 @@ async def test_wrong_host_then_right_host(
     assert result["errors"] == {"base": "cannot_connect"}
     await gateway.start()
     result = await hass.config_entries.flow.async_configure(flow_id, {"host": gateway.address})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "thekeys_gateway_lock"
 
 
 async def test_something_else_at_the_address(
@@ -213,9 +226,12 @@ async def test_lock_only_once(
 
 
 async def test_reconfigure_gateway_host(
-    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant,
+    gateway: TheKeysGatewaySimulator,
+    loaded_entry: MockConfigEntry,
+    clock: Clock,
 ) -> None:
-    moved = TheKeysGatewaySimulator()
+    moved = TheKeysGatewaySimulator(clock=clock.time, sleep=clock.sleep)
     moved.add_lock(FRONT_DOOR, FRONT_CODE)
     moved.add_lock(BACK_DOOR, BACK_CODE)
     await moved.start()

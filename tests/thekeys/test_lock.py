@@ -6,12 +6,13 @@ import asyncio
 
 from homeassistant.components.lock import DOMAIN as LOCK_DOMAIN, LockState
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_LOCK, SERVICE_UNLOCK, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from simulators.thekeys import TheKeysGatewaySimulator
+from tests.clock import Clock
 
 from .conftest import BACK_DOOR, FRONT_DOOR
 
@@ -43,6 +44,7 @@ async def test_unknown_state_after_a_reboot_of_the_lock(
     assert hass.states.get(FRONT).state == STATE_UNKNOWN
 
 
+@pytest.mark.real_clock  # end to end on the real clock, as a gateway sees it
 async def test_unlock_then_lock(
     hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
 ) -> None:
@@ -69,10 +71,13 @@ async def test_shows_unlocking_while_the_gateway_works(
     states: list[str] = []
     hass.bus.async_listen(
         "state_changed",
-        lambda event: (
-            states.append(event.data["new_state"].state)
-            if event.data["entity_id"] == FRONT
-            else None
+        # In the event loop, in order (a plain function would run in the executor).
+        callback(
+            lambda event: (
+                states.append(event.data["new_state"].state)
+                if event.data["entity_id"] == FRONT
+                else None
+            )
         ),
     )
     await _call(hass, SERVICE_UNLOCK, FRONT)
@@ -152,15 +157,18 @@ async def test_gateway_busy_for_too_long(
 
 
 async def test_command_goes_ahead_of_the_poll_and_is_not_undone_by_it(
-    hass: HomeAssistant, gateway: TheKeysGatewaySimulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant,
+    gateway: TheKeysGatewaySimulator,
+    loaded_entry: MockConfigEntry,
+    clock: Clock,
 ) -> None:
     gateway.status_seconds = 0.4
     coordinator = loaded_entry.runtime_data
     before = len(gateway.requests)
     poll = hass.async_create_task(coordinator.async_refresh())
     async with asyncio.timeout(5):
-        while gateway.count("/locker_status") == 2:  # noqa: ASYNC110 - nothing to wait on
-            await asyncio.sleep(0.01)  # until the poll reads the front door
+        while gateway.count("/locker_status") == 2:
+            await clock.sleep(0.01)  # until the poll reads the front door
     await _call(hass, SERVICE_UNLOCK, FRONT)
     await poll
     paths = [r.path for r in gateway.requests[before:]]

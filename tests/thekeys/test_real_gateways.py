@@ -24,14 +24,17 @@ import pytest
 from custom_components.multilock.const import DOMAIN
 from custom_components.multilock.vendors.thekeys import client as tk, gateways
 from simulators.thekeys import STATE_JAMMED, TheKeysGatewaySimulator
+from tests.clock import Clock
 
 from .conftest import BACK_CODE, BACK_DOOR, FRONT_CODE, FRONT_DOOR
 
 SHAPES = ["seed", "real"]
 
 
-async def _started(shape: str, **options: object) -> TheKeysGatewaySimulator:
-    simulator = TheKeysGatewaySimulator(reply_shape=shape, **options)  # type: ignore[arg-type]
+async def _started(shape: str, clock: Clock, **options: object) -> TheKeysGatewaySimulator:
+    simulator = TheKeysGatewaySimulator(  # type: ignore[arg-type]
+        reply_shape=shape, clock=clock.time, sleep=clock.sleep, **options
+    )
     simulator.add_lock(FRONT_DOOR, FRONT_CODE)
     simulator.add_lock(BACK_DOOR, BACK_CODE)
     await simulator.start()
@@ -39,17 +42,19 @@ async def _started(shape: str, **options: object) -> TheKeysGatewaySimulator:
 
 
 @pytest.fixture(params=SHAPES)
-async def any_gateway(request: pytest.FixtureRequest) -> AsyncIterator[TheKeysGatewaySimulator]:
+async def any_gateway(
+    request: pytest.FixtureRequest, clock: Clock
+) -> AsyncIterator[TheKeysGatewaySimulator]:
     """A gateway answering in the seed page's shape, then in real gateways' shape."""
-    simulator = await _started(request.param)
+    simulator = await _started(request.param, clock)
     yield simulator
     await simulator.stop()
 
 
 @pytest.fixture
-async def real_gateway() -> AsyncIterator[TheKeysGatewaySimulator]:
+async def real_gateway(clock: Clock) -> AsyncIterator[TheKeysGatewaySimulator]:
     """A gateway answering as real gateways do."""
-    simulator = await _started("real")
+    simulator = await _started("real", clock)
     yield simulator
     await simulator.stop()
 
@@ -153,6 +158,8 @@ async def test_a_reply_that_proves_nothing_is_not_success(
     assert hass.states.get("lock.front_door").state == LockState.LOCKED
 
 
+# The late answer takes real time (fault delays are real): the read retries on the real clock.
+@pytest.mark.real_clock
 async def test_a_lost_answer_makes_the_state_unknown_until_read(
     hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -189,12 +196,12 @@ async def test_commands_in_a_row_reach_the_gateway_in_order(
 
 
 async def test_someone_elses_timestamp_is_not_a_wrong_share_code(
-    hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator
+    hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     """Another app signs with the second multilock is about to use: one retry, no repair."""
     await _set_up(hass, real_gateway)
-    await asyncio.sleep(1.05 - time.time() % 1)
-    ts = str(int(time.time()))
+    await clock.sleep(1.05 - clock.time() % 1)
+    ts = str(int(clock.time()))
     digest = hmac.new(BACK_CODE.encode(), ts.encode(), hashlib.sha256).digest()
     async with aiohttp.ClientSession() as session:  # the other app
         await session.post(
@@ -210,6 +217,7 @@ async def test_someone_elses_timestamp_is_not_a_wrong_share_code(
     assert not ir.async_get(hass).issues
 
 
+@pytest.mark.real_clock  # the client's own clock steps back
 async def test_a_stepped_back_clock_does_not_hold_a_command(
     real_gateway: TheKeysGatewaySimulator,
 ) -> None:
@@ -227,16 +235,16 @@ async def test_a_stepped_back_clock_does_not_hold_a_command(
 
 
 async def test_one_busy_or_broken_poll_keeps_the_locks(
-    hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator
+    hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator, clock: Clock
 ) -> None:
     entry_id = await _set_up(hass, real_gateway)
     runtime = hass.config_entries.async_get_known_entry(entry_id).runtime_data
     real_gateway.inject_fault("http_500", paths={"/status"}, count=None)
-    busy_from = time.monotonic()
+    busy_from = clock.monotonic()
     real_gateway.set_busy(4.5)  # /lockers answers busy through every retry (about 3.5 s)
     await runtime.async_refresh()
     assert hass.states.get("lock.front_door").state == LockState.LOCKED
-    await asyncio.sleep(max(0.0, 4.6 - (time.monotonic() - busy_from)))
+    await clock.sleep(max(0.0, 4.6 - (clock.monotonic() - busy_from)))
     assert not real_gateway.busy
     await runtime.async_refresh()
     assert hass.states.get("lock.front_door").state == LockState.LOCKED
