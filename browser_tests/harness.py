@@ -182,6 +182,25 @@ def wait_http(process: Process, url: str, within: float) -> float:
     )
 
 
+def wait_started(process: Process, within: float) -> float:
+    """Wait until Home Assistant has set up every integration; return the seconds it took.
+
+    HTTP answers early in the start; on a fresh environment Home Assistant then still
+    pip-installs and sets up integrations for a minute, and the web UI waits for that.
+    """
+    start_time = time.monotonic()
+    while time.monotonic() - start_time < within:
+        process.check_running()
+        if "Home Assistant initialized in" in process.log.read_text(errors="replace"):
+            return time.monotonic() - start_time
+        time.sleep(0.5)
+    pytest.fail(
+        f"Home Assistant did not finish starting in {within:.0f} s; "
+        f"end of {process.log}:\n{tail(process.log)}",
+        pytrace=False,
+    )
+
+
 def _develop_config() -> Any:
     """Import scripts/develop_config.py (not a package) as a module."""
     spec = importlib.util.spec_from_file_location(
@@ -276,7 +295,8 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
         )
         url = f"http://127.0.0.1:{hass_port}"
         took = wait_http(hass, f"{url}/auth/providers", HASS_START_SECONDS)
-        print(f"\nHome Assistant answers at {url} after {took:.1f} s")
+        took += wait_started(hass, HASS_START_SECONDS)
+        print(f"\nHome Assistant answers at {url}, started after {took:.1f} s")
         yield Stack(
             url=url,
             thekeys_host=f"127.0.0.1:{thekeys_port}",
