@@ -60,6 +60,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from .server import serve
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8184
@@ -517,17 +519,8 @@ class InVueApiSimulator:
             raise RuntimeError("simulator already running")
         if port == 0 and self.port and host == self.host:
             port = self.port
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.host, self.port = host, int(runner.addresses[0][1])
+        self._runner, self.port = await serve(self._handle, host, port)
+        self.host = host
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -61,6 +61,8 @@ from typing import Literal, TypedDict, Unpack
 
 from aiohttp import web
 
+from .server import serve
+
 _LOGGER = logging.getLogger(__name__)
 # One line per request, share codes and hashes masked; `--log FILE` appends these lines to FILE.
 REQUEST_LOGGER = logging.getLogger("simulators.thekeys.requests")
@@ -353,17 +355,8 @@ class TheKeysGatewaySimulator:
             raise RuntimeError("simulator already running")
         if port == 0 and self.port and host == self.host:
             port = self.port  # the gateway comes back at the address the user configured
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.host, self.port = host, int(runner.addresses[0][1])
+        self._runner, self.port = await serve(self._handle, host, port)
+        self.host = host
 
     async def stop(self) -> None:
         if self._runner is not None:

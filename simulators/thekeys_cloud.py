@@ -92,6 +92,8 @@ from simulators.thekeys import (
     mask,
 )
 
+from .server import serve
+
 _LOGGER = logging.getLogger(__name__)
 REQUEST_LOGGER = logging.getLogger("simulators.thekeys_cloud.requests")
 
@@ -544,17 +546,8 @@ class TheKeysCloudSimulator:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._runner is not None:
             raise RuntimeError("simulator already running")
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.host, self.port = host, int(runner.addresses[0][1])
+        self._runner, self.port = await serve(self._handle, host, port)
+        self.host = host
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -86,6 +86,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from .server import serve
+
 _LOGGER = logging.getLogger(__name__)
 
 type JsonValue = bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None
@@ -780,17 +782,11 @@ class TwoNDeviceSimulator:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._load_certificate(context)
         self._stopping = asyncio.Event()
-        app = web.Application(client_max_size=256 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner, self._ssl_context = runner, context
-        self.host, self.port = host, int(runner.addresses[0][1])
+        self._runner, self.port = await serve(
+            self._handle, host, port, ssl_context=context, client_max_size=256 * 1024
+        )
+        self._ssl_context = context
+        self.host = host
 
     async def stop(self) -> None:
         """Stop listening (a reboot: Digest nonces are forgotten, configuration is kept)."""
