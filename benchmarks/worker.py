@@ -39,6 +39,7 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.multilock.const import DOMAIN
 from custom_components.multilock.vendors.doordeck.client import DoordeckClient
+from custom_components.multilock.vendors.doordeck.flow import account_title
 
 from .bare import BareDoordeck, BareTheKeys
 from .hass_core import start_home_assistant, write_config_entries
@@ -109,7 +110,7 @@ def doordeck_entry(
         pref_disable_polling=not polling,
         source=config_entries.SOURCE_USER,
         subentries_data=None,
-        title=f"Doordeck {account['email']}",
+        title=account_title(account["email"]),
         unique_id=account["user_id"],
         version=FLOW_VERSION,
     )

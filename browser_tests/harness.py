@@ -230,6 +230,10 @@ class Stack:
     new_gateway_host: str  # a second gateway, added through the UI
     doordeck_url: str
     doordeck_log: Path  # the Doordeck simulator's --log: requests and second-factor codes
+    two_n_hosts: tuple[str, str]  # two 2N devices (HTTP, Digest, the built-in account)
+    invue_url: str
+    invue_intermediate: Path  # the InVue simulator's intermediate certificate (PEM)
+    hass_log: Path  # Home Assistant's output
     processes: list[Process] = field(default_factory=list)
 
     def check_running(self) -> None:
@@ -279,6 +283,26 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
              "--port", str(doordeck_port), "--second-factor", "--log", str(doordeck_log)],
         )  # fmt: skip
         wait_listening(process, doordeck_port, SIMULATOR_START_SECONDS)
+        two_n_ports = (free_port(), free_port())
+        for index, port in enumerate(two_n_ports):
+            process = start(
+                processes,
+                f"two_n-{index + 1}",
+                [python, "-m", "simulators.two_n", "--host", "127.0.0.1", "--port", str(port),
+                 "--serial", f"54-1046-074{index + 5}", "--name", f"2N IP Verso {index + 1}",
+                 "--log", str(ARTIFACTS / f"two_n-{index + 1}-requests.log")],
+            )  # fmt: skip
+            wait_listening(process, port, SIMULATOR_START_SECONDS)
+        invue_port = free_port()
+        invue_intermediate = ARTIFACTS / "invue-intermediate.pem"
+        process = start(
+            processes,
+            "invue",
+            [python, "-m", "simulators.invue", "--host", "127.0.0.1", "--port", str(invue_port),
+             "--write-intermediate", str(invue_intermediate),
+             "--log", str(ARTIFACTS / "invue-requests.log")],
+        )  # fmt: skip
+        wait_listening(process, invue_port, SIMULATOR_START_SECONDS)
 
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         include = ROOT / ".toolchain" / "root" / "usr" / "include"
@@ -303,6 +327,10 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
             new_gateway_host=f"127.0.0.1:{new_gateway_port}",
             doordeck_url=f"http://127.0.0.1:{doordeck_port}",
             doordeck_log=doordeck_log,
+            two_n_hosts=(f"127.0.0.1:{two_n_ports[0]}", f"127.0.0.1:{two_n_ports[1]}"),
+            invue_url=f"http://127.0.0.1:{invue_port}",
+            invue_intermediate=invue_intermediate,
+            hass_log=hass.log,
             processes=processes,
         )
     finally:

@@ -11,11 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
 INTEGRATION_TITLE = "multilock"  # what the frontend shows for a flow step without a title
+
+# How long a check waits for the frontend to show what it reads (it renders in several passes,
+# slower on a loaded machine): a reading is asserted on only once it settled or this passed.
+SETTLE_SECONDS = 20.0
+
+
+def settled[T](read: Callable[[], T], done: Callable[[T], bool]) -> T:
+    """Read until ``done`` holds for the reading or SETTLE_SECONDS passed; return the last one.
+
+    Playwright's ``expect`` does this for what a locator can express; this does it for the
+    readings a check computes (composed texts across shadow roots, lists of problems).
+    """
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        reading = read()
+        if done(reading) or time.monotonic() >= deadline:
+            return reading
+        time.sleep(0.25)
+
 
 # Every text of an element and its shadow roots: text nodes and the attributes people read.
 COMPOSED_TEXT_JS = """(root) => {
@@ -177,8 +197,8 @@ def raw_keys(texts: Iterable[str]) -> list[str]:
 
 
 def assert_no_raw_keys(locator: Locator, where: str) -> None:
-    """Fail when the element shows a raw translation key."""
-    found = raw_keys(composed_text(locator))
+    """Fail when the element still shows a raw translation key once the page settled."""
+    found = settled(lambda: raw_keys(composed_text(locator)), lambda found: not found)
     assert not found, f"{where} shows raw translation keys:\n  " + "\n  ".join(found)
 
 
@@ -268,7 +288,10 @@ def check_flow_step(page: Page, strings_prefix: str) -> str:
     key = f"{strings_prefix}.step.{step.get('step_id')}"
     header = flow.locator('[slot="headerTitle"]').first
     expect(header).to_be_visible()
-    title = header.inner_text().strip()
+    title = settled(
+        lambda: header.inner_text().strip(),
+        lambda title: bool(title) and title != INTEGRATION_TITLE,
+    )
     assert title, f"The {step.get('type')} step {key} has no title (missing {key}.title?)"
     assert title != INTEGRATION_TITLE, (
         f"The {step.get('type')} step {key} is titled {title!r}: the frontend's fallback when "
@@ -276,11 +299,14 @@ def check_flow_step(page: Page, strings_prefix: str) -> str:
     )
     if step.get("type") == "form":
         description = flow.locator("step-flow-form .content > ha-markdown").first
-        text = " ".join(composed_text(description)) if description.count() else ""
+        text = settled(
+            lambda: " ".join(composed_text(description)) if description.count() else "",
+            lambda text: bool(text.strip()),
+        )
         assert text.strip(), (
             f"The form step {key} ({title!r}) has no description ({key}.description)"
         )
-        missing = flow.evaluate(UNTRANSLATED_FIELDS_JS)
+        missing = settled(lambda: flow.evaluate(UNTRANSLATED_FIELDS_JS), lambda names: not names)
         assert not missing, (
             f"The form step {key} ({title!r}) shows raw field names {missing}: "
             f"{key}.data.<field> missing"
@@ -313,11 +339,24 @@ def check_device_page(page: Page, device_name: str) -> list[str]:
             f"(/api/brands/integration/multilock/...): {images or 'no such <img> at all'}"
         ) from err
 
+    rows, problems = settled(
+        lambda: _device_page_problems(page, device_id, device_name),
+        lambda reading: bool(reading[0]) and not reading[1],
+    )
+    assert rows, f"The device page of {device_name!r} lists no entity"
+    assert not problems, f"The device page of {device_name!r}:\n  " + "\n  ".join(problems)
+    return [row["name"] for row in rows]
+
+
+def _device_page_problems(
+    page: Page, device_id: str, device_name: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Return the device page's entity rows and what is wrong with its texts."""
+    body = page.locator("body")
     entities = {
         entity["entity_id"]: entity for entity in page.evaluate(DEVICE_ENTITIES_JS, device_id)
     }
-    rows = body.evaluate(ENTITY_ROWS_JS)
-    assert rows, f"The device page of {device_name!r} lists no entity"
+    rows: list[dict[str, Any]] = body.evaluate(ENTITY_ROWS_JS)
     problems = []
     for row in rows:
         entity_id, name = row["entity_id"], row["name"]
@@ -345,5 +384,4 @@ def check_device_page(page: Page, device_name: str) -> list[str]:
                 f"without a text: {entity['untranslated_options']}"
             )
     problems.extend(raw_keys(composed_text(body)))
-    assert not problems, f"The device page of {device_name!r}:\n  " + "\n  ".join(problems)
-    return [row["name"] for row in rows]
+    return rows, problems

@@ -32,6 +32,7 @@ from browser_tests.pages import (
     flow_dialog,
     next_step,
     pick_menu_option,
+    settled,
 )
 
 STATE_SECONDS = 15  # the simulated lock takes 1 s; Home Assistant shows it at once
@@ -278,7 +279,10 @@ def test_device_pages(ui: Browser, stack: Stack) -> None:
     assert_no_raw_keys(page.locator("body"), "The list of multilock devices")
     ui.screenshot("devices")
     dashboard = page.url
-    names = [devices.nth(i).inner_text().strip() for i in range(devices.count())]
+    names = settled(
+        lambda: [devices.nth(i).inner_text().strip() for i in range(devices.count())],
+        lambda names: FRONT_DOOR[0] in names,
+    )
     assert FRONT_DOOR[0] in names, f"{FRONT_DOOR[0]!r} is not among the devices {names}"
 
     failures = []

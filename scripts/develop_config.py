@@ -116,6 +116,7 @@ async def doordeck_entry(url: str) -> config_entries.ConfigEntry:
     # sys.path when this runs as a script).
     sys.path.insert(0, str(ROOT))
     from custom_components.multilock.vendors.doordeck.client import DoordeckClient  # noqa: PLC0415
+    from custom_components.multilock.vendors.doordeck.flow import account_title  # noqa: PLC0415
 
     async with aiohttp.ClientSession() as session:
         client = DoordeckClient(session, base_url=url)
@@ -134,7 +135,7 @@ async def doordeck_entry(url: str) -> config_entries.ConfigEntry:
         options={},
         source=config_entries.SOURCE_USER,
         subentries_data=[],
-        title=f"Doordeck {DOORDECK_EMAIL}",
+        title=account_title(DOORDECK_EMAIL),
         unique_id=client.user_id,
         version=FLOW_VERSION,
     )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from .config_flow import VERSION
@@ -28,16 +32,41 @@ async def async_migrate_entry(hass: HomeAssistant, entry: MultilockConfigEntry) 
     if entry.version > VERSION:
         return False  # stored by a newer multilock: leave it alone
     if entry.version == 1:
-        # Version 1 named subentry types without the vendor ("lock"). No public call renames
-        # a subentry's type, so it is renamed in place, as Home Assistant itself updates
-        # subentries: the subentry id, its devices and its entities stay as they are.
+        # Version 1 named subentry types without the vendor ("lock").
         renames = VENDORS[entry.data[CONF_VENDOR]].migrate_subentry_types
-        for subentry in entry.subentries.values():
+        for subentry in list(entry.subentries.values()):
             if (new_type := renames.get(subentry.subentry_type)) is not None:
-                object.__setattr__(subentry, "subentry_type", new_type)
+                _retype_subentry(hass, entry, subentry, new_type)
         hass.config_entries.async_update_entry(entry, version=2, minor_version=1)
         LOGGER.debug("Migrated entry %s to version 2", entry.entry_id)
     return True
+
+
+@callback
+def _retype_subentry(
+    hass: HomeAssistant, entry: MultilockConfigEntry, old: ConfigSubentry, new_type: str
+) -> None:
+    """Give a subentry another type, keeping its devices and entities as they are.
+
+    Home Assistant has no call that changes a subentry's type: a subentry of the new type
+    takes over the old one's data, title and unique id, its devices and entities move to it
+    (their ids, names, areas and history stay), then the emptied old one is removed.
+    """
+    config_entries = hass.config_entries
+    new = ConfigSubentry(
+        data=old.data, subentry_type=new_type, title=old.title, unique_id=old.unique_id
+    )
+    config_entries.async_update_subentry(entry, old, unique_id=None)  # it moves to ``new``
+    config_entries.async_add_subentry(entry, new)
+    devices = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
+        if device.config_subentry_id == old.subentry_id:
+            devices.async_update_device(device.id, new_config_subentry_id=new.subentry_id)
+    entities = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        if entity.config_subentry_id == old.subentry_id:
+            entities.async_update_entity(entity.entity_id, config_subentry_id=new.subentry_id)
+    config_entries.async_remove_subentry(entry, old.subentry_id)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MultilockConfigEntry) -> bool:

@@ -17,13 +17,13 @@ except ImportError:  # Home Assistant 2026.8
 try:
     from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 except ImportError:  # Home Assistant 2026.8 and 2026.9
-    from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined]
+    from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined, unused-ignore]
         BinarySensorDeviceClass,
     )
 try:
     from homeassistant.components.button.const import ButtonDeviceClass
 except ImportError:  # Home Assistant 2026.8 and 2026.9
-    from homeassistant.components.button import (  # type: ignore[attr-defined]
+    from homeassistant.components.button import (  # type: ignore[attr-defined, unused-ignore]
         ButtonDeviceClass,
     )
 

@@ -14,7 +14,7 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -24,6 +24,50 @@ if TYPE_CHECKING:
     type MultilockConfigEntry = ConfigEntry[MultilockCoordinator[Any]]
 else:
     type MultilockConfigEntry = ConfigEntry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceDescription:
+    """What the device registry shows of a device, as its vendor describes it.
+
+    The coordinator registers each device with the registry's keyword arguments (the same
+    in every release, whereas ``DeviceInfo`` was a TypedDict and is a dataclass since
+    2026.11); entities then link to it by its identifiers.
+    """
+
+    identifiers: set[tuple[str, str]]
+    name: str
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    sw_version: str | None = None
+    hw_version: str | None = None
+    configuration_url: str | None = None
+    entry_type: DeviceEntryType | None = None
+
+    def register(
+        self,
+        registry: dr.DeviceRegistry,
+        *,
+        config_entry_id: str,
+        config_subentry_id: str | None,
+        via_device_id: str | None,
+    ) -> dr.DeviceEntry:
+        """Create or update the device in the registry, reached through ``via_device_id``."""
+        return registry.async_get_or_create(
+            config_entry_id=config_entry_id,
+            config_subentry_id=config_subentry_id,
+            identifiers=set(self.identifiers),
+            name=self.name,
+            manufacturer=self.manufacturer,
+            model=self.model,
+            serial_number=self.serial_number,
+            sw_version=self.sw_version,
+            hw_version=self.hw_version,
+            configuration_url=self.configuration_url,
+            entry_type=self.entry_type,
+            via_device_id=via_device_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +83,7 @@ class MultilockDevice[DataT]:
     key: str
     kind: str
     name: str
-    info: DeviceInfo
+    info: DeviceDescription
     data: DataT
     subentry_id: str | None = None
     problem: str | None = None
@@ -115,14 +159,19 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
         Platforms add devices in no fixed order; the others link to these by their id.
         """
-        registry = dr.async_get(self.hass)
         for device in self.devices.values():
             if device.via is None:
-                registry.async_get_or_create(
-                    config_entry_id=self.config_entry.entry_id,
-                    config_subentry_id=device.subentry_id,
-                    **device.info,
-                )
+                self.async_register_device(device)
+
+    @callback
+    def async_register_device(self, device: MultilockDevice[Any]) -> dr.DeviceEntry:
+        """Create or update ``device`` in the device registry, linked to its hub."""
+        return device.info.register(
+            dr.async_get(self.hass),
+            config_entry_id=self.config_entry.entry_id,
+            config_subentry_id=device.subentry_id,
+            via_device_id=None if device.via is None else self.hub_device_id(device.via),
+        )
 
     def hub_device_id(self, device_key: str) -> str:
         """Return the device registry id of a device registered by ``async_register_hubs``."""

@@ -32,11 +32,8 @@ class MultilockEntity[DataT](CoordinatorEntity[MultilockCoordinator[Any]]):
         self.entity_description = description
         self._device_key = device.key
         self._attr_unique_id = f"{device.key}-{description.key}"
-        self._attr_device_info = device.info
-        if device.via is not None:
-            self._attr_device_info = device.info | DeviceInfo(
-                via_device_id=coordinator.hub_device_id(device.via)
-            )
+        # The coordinator registered the device (async_add_device_entities): link to it.
+        self._attr_device_info = DeviceInfo(identifiers=set(device.info.identifiers))
         self._written: tuple[object, ...] | None = None
 
     def _state_shown(self) -> tuple[object, ...]:
@@ -114,6 +111,7 @@ def async_add_device_entities(
             if key in added:
                 continue
             added.add(key)
+            coordinator.async_register_device(device)
             for description in coordinator.descriptions.get(platform, {}).get(device.kind, ()):
                 by_subentry[device.subentry_id].append(factory(coordinator, device, description))
         for subentry_id, entities in by_subentry.items():

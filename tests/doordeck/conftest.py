@@ -25,11 +25,12 @@ from custom_components.multilock.vendors.doordeck import (
 )
 from custom_components.multilock.vendors.doordeck.client import DoordeckClient
 from custom_components.multilock.vendors.doordeck.coordinator import DoordeckCoordinator
+from custom_components.multilock.vendors.doordeck.flow import account_title
 from simulators.doordeck import DoordeckSimulator, SimAccount, SimLock
 from tests.clock import Clock, FakeClock, RealClock, on_real_clock, register_marker
 
 EMAIL, PASSWORD = "owner@example.com", "correct horse"
-TITLE = f"Doordeck {EMAIL}"
+TITLE = account_title(EMAIL)
 FRONT = "lock.front_door"  # reports whether it is locked, batch sharing
 BACK = "lock.back_door"  # reports nothing (assumed state), no batch sharing
 UNLOCK_TIME = 0.3  # seconds: short, so that tests see the locks lock again by themselves

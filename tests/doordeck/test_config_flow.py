@@ -271,7 +271,7 @@ async def test_reconfigure_email_and_password(
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert loaded_entry.data["email"] == "new@example.com"
-    assert loaded_entry.title == "Doordeck new@example.com"
+    assert loaded_entry.title == "Doordeck n…@example.com"
     assert loaded_entry.state is ConfigEntryState.LOADED
 
 

@@ -26,9 +26,9 @@ from custom_components.multilock.vendors.doordeck.client import (
 from custom_components.multilock.vendors.doordeck.const import key_renewal_issue_id
 from custom_components.multilock.vendors.doordeck.descriptions import LOCK_BINARY_SENSORS
 
-from .conftest import BACK, DAY, EMAIL, FRONT, Cloud, coordinator_of
+from .conftest import BACK, DAY, EMAIL, FRONT, TITLE, Cloud, coordinator_of
 
-EXPIRY = "sensor.doordeck_owner_example_com_signing_key_expiry"
+EXPIRY = "sensor.doordeck_o_example_com_signing_key_expiry"
 
 
 @pytest.mark.real_clock  # end to end on the real clock
@@ -184,7 +184,7 @@ async def test_renewal_with_a_second_factor_goes_through_repairs(
     assert issue is not None
     assert issue.is_fixable
     assert issue.translation_key == "doordeck_key_renewal"
-    assert issue.translation_placeholders["account"] == f"Doordeck {EMAIL}"
+    assert issue.translation_placeholders["account"] == TITLE
     # Meanwhile the current key still works.
     await hass.services.async_call("lock", "unlock", {"entity_id": BACK}, blocking=True)
 
@@ -202,7 +202,7 @@ async def test_renewal_with_a_second_factor_goes_through_repairs(
     result = await flows.async_init(DOMAIN, data={"issue_id": issue_id})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "method"
-    assert result["description_placeholders"]["account"] == f"Doordeck {EMAIL}"
+    assert result["description_placeholders"]["account"] == TITLE
     cloud.sim.rate_limited = True
     result = await flows.async_configure(result["flow_id"], {"method": "email"})
     assert result["errors"] == {"base": "rate_limited"}

@@ -64,7 +64,7 @@ async def test_entities_and_devices(
     duration = hass.states.get("sensor.front_door_unlock_duration")
     assert float(duration.state) == UNLOCK_TIME
     assert duration.attributes["unit_of_measurement"] == "s"
-    expiry = hass.states.get("sensor.doordeck_owner_example_com_signing_key_expiry")
+    expiry = hass.states.get("sensor.doordeck_o_example_com_signing_key_expiry")
     assert expiry.state == coordinator_of(loaded_entry).client.certificate_expiry.isoformat()
 
     entities = er.async_get(hass)
@@ -76,7 +76,7 @@ async def test_entities_and_devices(
     assert front_device.name == "Front door"
     assert front_device.serial_number == cloud.front.id
     account = devices.async_get(front_device.via_device_id)
-    assert account.name == "Doordeck owner@example.com"
+    assert account.name == "Doordeck o…@example.com"
     assert account.entry_type is dr.DeviceEntryType.SERVICE
 
 
@@ -275,7 +275,7 @@ async def test_a_command_rewrites_its_own_lock_only(
         BACK,
         "sensor.back_door_unlock_duration",
         "binary_sensor.back_door_connectivity",
-        "sensor.doordeck_owner_example_com_signing_key_expiry",
+        "sensor.doordeck_o_example_com_signing_key_expiry",
     ]
     before = {entity_id: hass.states.get(entity_id).last_reported for entity_id in others}
     await _call(hass, SERVICE_UNLOCK, FRONT)

@@ -246,7 +246,7 @@ async def test_targets_that_are_not_shareable(
     with pytest.raises(ServiceValidationError) as err:
         await _share(hass, {ATTR_ENTITY_ID: "lock.nothing", "users": "a@example.com"})
     assert err.value.translation_key == "not_a_multilock_lock"
-    account = er.async_get(hass).async_get("sensor.doordeck_owner_example_com_signing_key_expiry")
+    account = er.async_get(hass).async_get("sensor.doordeck_o_example_com_signing_key_expiry")
     with pytest.raises(ServiceValidationError) as err:
         await _share(hass, {ATTR_DEVICE_ID: account.device_id, "users": "a@example.com"})
     assert err.value.translation_key == "no_lock_targeted"

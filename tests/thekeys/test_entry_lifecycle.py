@@ -9,6 +9,7 @@ from homeassistant.components.lock import LockState
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
@@ -44,29 +45,61 @@ def _version_1_entry(gateway: TheKeysGatewaySimulator) -> MockConfigEntry:
 
 
 async def test_an_entry_of_version_1_keeps_every_lock_and_code(
-    hass: HomeAssistant, gateway: TheKeysGatewaySimulator
+    hass: HomeAssistant,
+    gateway: TheKeysGatewaySimulator,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
 ) -> None:
     entry = _version_1_entry(gateway)
-    subentry_ids = set(entry.subentries)
     entry.add_to_hass(hass)
+    # The front door's device and lock as 0.1.0 registered them, placed and renamed by the user.
+    old_front = next(s for s in entry.subentries.values() if s.unique_id == str(FRONT_DOOR))
+    device = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        config_subentry_id=old_front.subentry_id,
+        identifiers={(DOMAIN, f"thekeys-lock-{FRONT_DOOR}")},
+        name="Front door",
+    )
+    device_registry.async_update_device(device.id, area_id="hall")
+    lock = entity_registry.async_get_or_create(
+        "lock",
+        DOMAIN,
+        f"thekeys-lock-{FRONT_DOOR}-lock",
+        config_entry=entry,
+        config_subentry_id=old_front.subentry_id,
+        device_id=device.id,
+        suggested_object_id="front_door",
+    )
+    entity_registry.async_update_entity(lock.entity_id, name="Main door")
+
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
     assert entry.version == 2
-    assert set(entry.subentries) == subentry_ids  # same ids: devices and entities stay linked
     assert {s.subentry_type for s in entry.subentries.values()} == {"thekeys_lock"}
     codes = {s.data["identifier"]: s.data["share_code"] for s in entry.subentries.values()}
     assert codes == {FRONT_DOOR: FRONT_CODE, BACK_DOOR: BACK_CODE}
-    assert hass.states.get("lock.front_door").state == LockState.LOCKED
+    titles = {s.unique_id: s.title for s in entry.subentries.values()}
+    assert titles == {str(FRONT_DOOR): "Front door", str(BACK_DOOR): "Back door"}
+    # The device and the entity the user had are the same ones, in the new subentry.
+    front = next(s for s in entry.subentries.values() if s.unique_id == str(FRONT_DOOR))
+    kept = device_registry.async_get(device.id)
+    assert kept is not None
+    assert (kept.area_id, kept.config_subentry_id) == ("hall", front.subentry_id)
+    kept_lock = entity_registry.async_get(lock.entity_id)
+    assert kept_lock is not None
+    assert (kept_lock.name, kept_lock.device_id) == ("Main door", device.id)
+    assert kept_lock.config_subentry_id == front.subentry_id
+    assert len(dr.async_entries_for_config_entry(device_registry, entry.entry_id)) == 3
+
+    assert hass.states.get(lock.entity_id).state == LockState.LOCKED
     assert hass.states.get("lock.back_door").state == LockState.LOCKED
-    await hass.services.async_call(
-        "lock", "unlock", {"entity_id": "lock.front_door"}, blocking=True
-    )
-    assert hass.states.get("lock.front_door").state == LockState.UNLOCKED
+    await hass.services.async_call("lock", "unlock", {"entity_id": lock.entity_id}, blocking=True)
+    assert hass.states.get(lock.entity_id).state == LockState.UNLOCKED
     assert gateway.locks[FRONT_DOOR].state == 0x32
     # The locks can still be configured: their subentry flows are found by the new type.
-    result = await entry.start_subentry_reconfigure_flow(hass, next(iter(subentry_ids)))
+    result = await entry.start_subentry_reconfigure_flow(hass, front.subentry_id)
     assert result["type"] is FlowResultType.FORM
 
 

@@ -17,13 +17,18 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
-from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...coordinator import (
+    DeviceDescription,
+    MultilockConfigEntry,
+    MultilockCoordinator,
+    MultilockDevice,
+)
 from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
@@ -278,7 +283,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             kind=ACCOUNT_KIND,
             name=title,
             data=data,
-            info=DeviceInfo(
+            info=DeviceDescription(
                 identifiers={(DOMAIN, self.account_device_key)},
                 manufacturer=MANUFACTURER,
                 model="Cloud account",
@@ -295,7 +300,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             name=lock.lock.name,
             data=lock,
             problem=None if lock.lock.connected else "Doordeck reports it offline",
-            info=DeviceInfo(
+            info=DeviceDescription(
                 identifiers={(DOMAIN, key)},
                 manufacturer=MANUFACTURER,
                 model="Doordeck lock",

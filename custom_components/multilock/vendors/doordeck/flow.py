@@ -105,8 +105,13 @@ def form_error(err: DoordeckError) -> str:
 
 
 def account_title(email: str) -> str:
-    """Return the title of an account's entry."""
-    return f"Doordeck {email}"
+    """Return the title of an account's entry: the email's first letter and its domain.
+
+    Home Assistant writes entry titles into its own log lines (a setup retried, a slow task),
+    where an account's email must never appear; this still tells two accounts apart.
+    """
+    local, _, domain = email.partition("@")
+    return f"Doordeck {local[:1]}…@{domain}" if local and domain else "Doordeck account"
 
 
 class DoordeckConfigFlowSteps(VendorFlowSteps):

@@ -21,12 +21,17 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, HomeAssistantError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
-from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...coordinator import (
+    DeviceDescription,
+    MultilockConfigEntry,
+    MultilockCoordinator,
+    MultilockDevice,
+)
 from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
@@ -261,7 +266,7 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
             kind=ACCOUNT_KIND,
             name=title,
             data=data,
-            info=DeviceInfo(
+            info=DeviceDescription(
                 identifiers={(DOMAIN, self.account_device_key)},
                 manufacturer=MANUFACTURER,
                 model="LIVE Lock account",
@@ -279,7 +284,7 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
             data=lock,
             subentry_id=lock.subentry_id,
             problem=None if lock.certificate is not None else "no Key Certificate is stored",
-            info=DeviceInfo(
+            info=DeviceDescription(
                 identifiers={(DOMAIN, key)},
                 manufacturer=MANUFACTURER,
                 model=f"LIVE Lock {lock.lock_type}" if lock.lock_type else "LIVE Lock",
@@ -298,7 +303,6 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
         """
         registry = dr.async_get(self.hass)
         entry_id = self.config_entry.entry_id
-        via_device_id = self.hub_device_id(self.account_device_key)
         subentries = self.config_entry.subentries
         for device in self.devices.values():
             subentry = subentries.get(device.subentry_id or "")
@@ -306,11 +310,7 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
                 (DOMAIN, device.key), entry_id
             ):
                 continue  # the account, a lock removed meanwhile, or a lock placed before
-            created = registry.async_get_or_create(
-                config_entry_id=entry_id,
-                config_subentry_id=subentry.subentry_id,
-                **(device.info | DeviceInfo(via_device_id=via_device_id)),
-            )
+            created = self.async_register_device(device)
             if area_id := subentry.data.get(CONF_AREA):
                 registry.async_update_device(created.id, area_id=area_id)
 

@@ -12,12 +12,12 @@ from typing import Any
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
 from ...const import DOMAIN, LOGGER
 from ...coordinator import (
     FAILED_POLLS_TOLERATED,
+    DeviceDescription,
     MultilockConfigEntry,
     MultilockCoordinator,
     MultilockDevice,
@@ -201,7 +201,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             kind=GATEWAY_KIND,
             name=gateway_name,
             data=data,
-            info=DeviceInfo(
+            info=DeviceDescription(
                 identifiers={(DOMAIN, self.gateway_device_key)},
                 manufacturer=MANUFACTURER,
                 model="Wi-Fi gateway",
@@ -220,7 +220,7 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             data=lock,
             subentry_id=lock.subentry_id,
             problem=lock.problem,
-            info=DeviceInfo(
+            info=DeviceDescription(
                 identifiers={(DOMAIN, key)},
                 manufacturer=MANUFACTURER,
                 model="Smart lock",

@@ -14,13 +14,17 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from ...const import DOMAIN, LOGGER
-from ...coordinator import MultilockConfigEntry, MultilockCoordinator, MultilockDevice
+from ...coordinator import (
+    DeviceDescription,
+    MultilockConfigEntry,
+    MultilockCoordinator,
+    MultilockDevice,
+)
 from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
@@ -319,8 +323,8 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
             )
         return devices
 
-    def _device_info(self, info: SystemInfo) -> DeviceInfo:
-        return DeviceInfo(
+    def _device_info(self, info: SystemInfo) -> DeviceDescription:
+        return DeviceDescription(
             identifiers={(DOMAIN, self.serial)},
             manufacturer=MANUFACTURER,
             model=info.variant or None,
