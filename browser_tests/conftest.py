@@ -73,6 +73,11 @@ def ui(browser: Browser, stack: Stack) -> Browser:
     return browser
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked ``last`` after the others (they share one Home Assistant)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Keep each phase's report on the test item, for the screenshot on failure."""

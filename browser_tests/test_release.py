@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 import aiohttp
+import pytest
 
 from browser_tests.harness import DOORDECK_EMAIL, DOORDECK_PASSWORD, PASSWORD, USER, Stack
 from scripts.develop_check import CheckFailed, HomeAssistantClient
@@ -78,9 +79,25 @@ async def add_doordeck(client: HomeAssistantClient, stack: Stack) -> None:
     assert result["type"] == "create_entry", result
 
 
+async def flow_or_present(
+    client: HomeAssistantClient, path: str, steps: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Walk a flow; None when it ends because what it adds is already there.
+
+    The UI tests share the running Home Assistant and may have added it first.
+    """
+    try:
+        result: dict[str, Any] = await flow(client, path, steps)
+    except CheckFailed as err:
+        if "already_configured" in str(err):
+            return None
+        raise
+    return result
+
+
 async def add_two_n(client: HomeAssistantClient, host: str) -> None:
     """Add a 2N device over HTTP with Digest, its built-in account."""
-    await flow(
+    await flow_or_present(
         client,
         CONFIG_FLOW,
         [
@@ -102,7 +119,7 @@ async def add_two_n(client: HomeAssistantClient, host: str) -> None:
 async def add_invue(client: HomeAssistantClient, stack: Stack) -> None:
     """Add the InVue account of the simulator's owner and enrol two of its locks."""
     intermediate = await asyncio.to_thread(stack.invue_intermediate.read_text)
-    entry = await flow(
+    await flow_or_present(
         client,
         CONFIG_FLOW,
         [
@@ -117,14 +134,15 @@ async def add_invue(client: HomeAssistantClient, stack: Stack) -> None:
             {},  # the certificate's expiry, confirmed
         ],
     )
+    entry_id = next(e["entry_id"] for e in await entries(client) if DEFAULT_OWNER in e["title"])
     assert client.token is not None
     area_id = await create_area(client.session, stack.url, client.token, "Shop")
     for serial in INVUE_SERIALS:
-        await flow(
+        await flow_or_present(
             client,
             SUBENTRY_FLOW,
             [
-                {"handler": [entry["result"]["entry_id"], "invue_lock"]},
+                {"handler": [entry_id, "invue_lock"]},
                 {
                     "serial": serial,
                     "lock_type": "",
@@ -224,7 +242,7 @@ async def check_every_vendor(stack: Stack) -> None:
 
         # Each lock vendor locks and unlocks: The Keys, Doordeck, 2N's bistable switch.
         two_n_devices = await devices_by_manufacturer(stack, client, "2N")
-        assert len(two_n_devices) == 2, two_n_devices
+        assert len(two_n_devices) >= 2, two_n_devices
         two_n_locks = [e for e in locks if entities[e] == two_n_devices[0]["id"]]
         for entity_id in (
             "lock.front_door",
@@ -234,7 +252,7 @@ async def check_every_vendor(stack: Stack) -> None:
             await lock_and_unlock(client, entity_id)
 
         # Each 2N action once.
-        target, source = (device["id"] for device in two_n_devices)
+        target, source = (device["id"] for device in two_n_devices[:2])
         await call_action(client, "rotate_mobile_key", {"device_id": target}, response=True)
         await call_action(
             client, "set_mobile_key_location", {"device_id": target, "location": "East door"}
@@ -258,6 +276,7 @@ async def check_every_vendor(stack: Stack) -> None:
     assert not problems, "Home Assistant logged about multilock:\n" + "\n".join(problems)
 
 
+@pytest.mark.last  # after the UI tests: what they did is in the log it reads
 def test_every_vendor_end_to_end(stack: Stack) -> None:
     """Every vendor loads, shows states, moves and answers its actions, with a clean log."""
     stack.check_running()
