@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import re
 from typing import Any
@@ -280,4 +281,6 @@ async def check_every_vendor(stack: Stack) -> None:
 def test_every_vendor_end_to_end(stack: Stack) -> None:
     """Every vendor loads, shows states, moves and answers its actions, with a clean log."""
     stack.check_running()
-    asyncio.run(check_every_vendor(stack))
+    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, check_every_vendor(stack)).result()
