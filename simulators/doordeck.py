@@ -20,9 +20,15 @@ Rejections (``{"code": <float>, "message": ...}``; the integer part is the HTTP 
 - 401 is kept for credentials: missing/invalid/revoked/expired bearer token (401.1 to 401.5), bad
   login (401.6), wrong verification signature (401.7), foreign chain (401.8), expired leaf
   certificate (401.9), unregistered key (401.10), bad JWT signature (401.11).
-- Clock problems are never 401. The notes do not say what the real server answers, so the
-  simulator keeps 400: nbf in the future 400.11, iat in the future 400.12, exp passed 400.13,
-  leaf certificate not yet valid (server clock stepped back) 400.29. ``SKEW`` seconds are tolerated.
+- Clock problems: the notes do not say what the real server answers ("expect 400 or 401"), so the
+  simulator answers in more than one shape (``clock_refusal``, ``CLOCK_REFUSALS``). By default
+  (``None``) 400: nbf in the future 400.11, iat in the future 400.12, exp passed 400.13, leaf
+  certificate not yet valid (server clock stepped back) 400.29. A ``ClockRefusal`` answers every
+  one of them with its own status, code and message instead: ``"401"`` is 401 401.12 "jwt rejected:
+  outside its validity window", ``"400"`` 400 400.6 "Operation rejected" (a code the simulator
+  also uses for a bad ``alg``, and a message that names no clock: codes mean nothing to a
+  client). ``SKEW`` seconds are tolerated. The time window of an operation is checked by the
+  lock's clock: the server's plus ``SimLock.clock_offset`` (0; a fault ``GET /time`` cannot show).
 - ``exp`` later than now + 60 s is not a rejection: the seed page answers 202 (queued).
 - 409.1 jti replayed; 423.1 key registration needs a second factor; 423.2 a signed operation
   with a key that is no longer verified (``require_second_factor``) or the ``second_factor``
@@ -93,6 +99,22 @@ _FAULTS: dict[str, tuple[int, float, str]] = {
 }
 FaultKind = Literal["status", "html_error", "delay", "second_factor"]
 _FAULT_STATUS: dict[str, int] = {"status": 503, "html_error": 502, "second_factor": 423}
+
+
+@dataclass(frozen=True)
+class ClockRefusal:
+    """How a refused time window is answered (instead of the per-claim 400.11 to 400.29)."""
+
+    status: int
+    code: float
+    message: str
+
+
+CLOCK_REFUSALS: dict[str, ClockRefusal | None] = {
+    "claims": None,
+    "401": ClockRefusal(401, 401.12, "jwt rejected: outside its validity window"),
+    "400": ClockRefusal(400, 400.6, "Operation rejected"),
+}
 
 
 class ApiError(Exception):
@@ -208,6 +230,7 @@ class SimLock:
     users: dict[str, SimShare] = field(default_factory=dict)
     operations: list[SimOperation] = field(default_factory=list)  # accepted, in order
     refused: list[float] = field(default_factory=list)  # times (now()) of 429s by the limiter
+    clock_offset: float = 0.0  # the lock's clock, which checks operations' times, minus now()
     _locked: bool = field(default=True, repr=False)
     relock_at: float | None = None
 
@@ -390,6 +413,7 @@ class DoordeckSimulator:
         self.rate_limited_count = 0  # requests answered 429, whatever the cause
         self.fail_time = False  # switch: GET /time fails with fail_time_status
         self.fail_time_status = 500
+        self.clock_refusal: ClockRefusal | None = None  # None: 400.11 to 400.29, see the module
         self.faults: list[SimFault] = []
         self.verify_reply_json = False
         self.url = ""
@@ -947,7 +971,7 @@ class DoordeckSimulator:
             ]
         except (ValueError, TypeError, binascii.Error) as err:
             raise ApiError(400, 400.8, "x5c entries must be base64 DER certificates") from err
-        leaf, now = certs[0], self.now()
+        leaf, now = certs[0], self.now() + lock.clock_offset
         if certs[1:] != [self.intermediate, self.root][: len(certs) - 1]:
             raise ApiError(401, 401.8, "x5c chain does not lead to the Doordeck intermediate")
         try:
@@ -956,8 +980,10 @@ class DoordeckSimulator:
             raise ApiError(401, 401.8, "x5c leaf was not issued by Doordeck") from err
         if now > leaf.not_valid_after_utc.timestamp():
             raise ApiError(401, 401.9, "x5c leaf certificate is expired")
-        if now + SKEW < leaf.not_valid_before_utc.timestamp():  # a clock problem: never 401
-            raise ApiError(400, 400.29, "x5c leaf certificate is not yet valid (check the clock)")
+        if now + SKEW < leaf.not_valid_before_utc.timestamp():
+            raise self._clock_refused(
+                400.29, "x5c leaf certificate is not yet valid (check the clock)"
+            )
         key = leaf.public_key()
         if isinstance(key, Ed25519PublicKey) and _raw(key) in account.unverified:
             raise ApiError(423, 423.2, SECOND_FACTOR_MESSAGE)
@@ -980,11 +1006,11 @@ class DoordeckSimulator:
             if not _number(claims.get(name)):
                 raise ApiError(400, 400.10, f"JWT {name} is missing or not a number")
         if claims["nbf"] > now + SKEW:
-            raise ApiError(400, 400.11, "JWT nbf is in the future (check the clock)")
+            raise self._clock_refused(400.11, "JWT nbf is in the future (check the clock)")
         if claims["iat"] > now + SKEW:
-            raise ApiError(400, 400.12, "JWT iat is in the future (check the clock)")
+            raise self._clock_refused(400.12, "JWT iat is in the future (check the clock)")
         if claims["exp"] <= now:
-            raise ApiError(400, 400.13, "JWT has expired (check the clock)")
+            raise self._clock_refused(400.13, "JWT has expired (check the clock)")
         jti = claims.get("jti")
         if jti is not None and not isinstance(jti, str):
             raise ApiError(400, 400.14, "JWT jti must be a string")
@@ -993,6 +1019,13 @@ class DoordeckSimulator:
         if jti is not None:
             self.used_jtis.add(jti)
         return claims
+
+    def _clock_refused(self, code: float, message: str) -> ApiError:
+        """The refusal of a time window: 400 ``code`` ``message``, or ``clock_refusal``'s."""
+        shape = self.clock_refusal
+        if shape is None:
+            return ApiError(400, code, message)
+        return ApiError(shape.status, shape.code, shape.message)
 
     def _share_entry(self, entry: Any) -> tuple[str, SimShare]:
         if not isinstance(entry, dict):
@@ -1078,7 +1111,7 @@ class DoordeckSimulator:
         apply()
         queued = (
             claims["exp"] - claims["iat"] > IMMEDIATE_WINDOW
-            or claims["exp"] - now > IMMEDIATE_WINDOW + SKEW
+            or claims["exp"] - (now + lock.clock_offset) > IMMEDIATE_WINDOW + SKEW
         )
         if queued:
             record.status = "queued"
@@ -1155,6 +1188,7 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     if args.fail_time is not None:
         sim.fail_time, sim.fail_time_status = True, args.fail_time
+    sim.clock_refusal = CLOCK_REFUSALS[args.clock_refusal]
     locks = demo(sim, args.account or [DEMO_ACCOUNT], args.locks, args.second_factor)
     guest = sim.add_account(*GUEST_ACCOUNT)
     await sim.start(args.host, args.port)
@@ -1240,6 +1274,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds added to this host's clock for the server's clock (GET /time, token and "
         "JWT time checks); e.g. -120 for a server 2 minutes behind (default: %(default)s)",
+    )
+    add(
+        "--clock-refusal",
+        choices=list(CLOCK_REFUSALS),
+        default="claims",
+        help="how an operation's refused time window is answered: 'claims' 400 with 400.11 (nbf), "
+        "400.12 (iat), 400.13 (exp), 400.29 (certificate); '401' 401 'jwt rejected: outside its "
+        "validity window'; '400' 400 400.6 'Operation rejected' (default: %(default)s)",
     )
     add(
         "--rate-limit",

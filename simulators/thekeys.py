@@ -41,6 +41,13 @@ because they exist to trip a client's timeout; action and status durations use t
 The gateway clock is ``clock() + clock_offset``; it drives the timestamp rule (a signed request must
 carry a ts newer than the last accepted one and within ``max_clock_skew`` of the gateway clock),
 the busy window of ``set_busy`` and the times recorded in ``RecordedRequest.at``/``replied_at``.
+
+Another client of the gateway (``other_client_signs_ahead``): an app whose clock is ``seconds``
+ahead of the gateway's, signing requests all the time, for ``duration`` seconds of the gateway
+clock. It is modelled at its most eager: whenever a signed request arrives, the other client has
+just been accepted with ``int(now() + seconds)`` (``last_accepted_ts`` moves up to it, unless a
+newer one was accepted), so a ts not newer than that is refused with 33, as any ts not newer
+than the last accepted one is. Its own requests are not recorded.
 """
 
 from __future__ import annotations
@@ -256,6 +263,8 @@ class TheKeysGatewaySimulator:
         self.sync_invalid_data = False
         self.requests: list[RecordedRequest] = []
         self.last_accepted_ts: int | None = None
+        self.other_client_ahead = 0.0  # seconds; 0: no other client signs
+        self.other_client_until = float("inf")  # gateway clock when the other client stops
         self.host = "127.0.0.1"
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -315,6 +324,12 @@ class TheKeysGatewaySimulator:
     def set_busy(self, seconds: float) -> None:
         """Be busy for `seconds` of the gateway clock, as if another app were using the gateway."""
         self._busy_until = max(self._busy_until, self.now() + seconds)
+
+    def other_client_signs_ahead(self, seconds: float, duration: float | None = None) -> None:
+        """Another client signs with a clock ``seconds`` ahead, for ``duration`` seconds of the
+        gateway clock (None: until called again with 0); see the module."""
+        self.other_client_ahead = seconds
+        self.other_client_until = float("inf") if duration is None else self.now() + duration
 
     def inject_fault(
         self,
@@ -538,12 +553,16 @@ class TheKeysGatewaySimulator:
         return lock if lock is not None and lock.in_range else None
 
     def _check_signature(self, codes: list[str], ts: str, given: str) -> bool:
+        now = self.now()
+        if self.other_client_ahead and now < self.other_client_until:
+            other = int(now + self.other_client_ahead)  # the other client was just accepted
+            self.last_accepted_ts = max(other, self.last_accepted_ts or other)
         if not (ts.isascii() and ts.isdigit()):
             return False
         value = int(ts)
         if self.last_accepted_ts is not None and value <= self.last_accepted_ts:
             return False
-        if abs(value - self.now()) > self.max_clock_skew:
+        if abs(value - now) > self.max_clock_skew:
             return False
         for code in codes:
             digest = hmac.new(code.encode(), ts.encode("ascii"), hashlib.sha256).digest()
@@ -648,6 +667,8 @@ async def _serve(args: argparse.Namespace) -> None:
         reply_shape=args.reply_shape,
     )
     simulator.clock_offset = args.clock_offset
+    if args.other_client_ahead:
+        simulator.other_client_signs_ahead(args.other_client_ahead)
     for identifier, code in args.lock or DEMO_LOCKS:
         simulator.add_lock(identifier, code, jammed=identifier in args.jammed)
     stopped = asyncio.Event()
@@ -723,6 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--clock-offset", type=float, default=0.0,
         help="seconds added to this machine's clock to give the gateway's clock, to simulate "
         "a gateway whose clock is off (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--other-client-ahead", type=float, default=0.0, metavar="SECONDS",
+        help="another client of the gateway signs all the time with a clock SECONDS ahead: "
+        "a ts not newer than its own is refused with 33 (default: %(default)s, none)",
     )  # fmt: skip
     parser.add_argument(
         "--version",

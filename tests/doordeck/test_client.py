@@ -52,7 +52,7 @@ from custom_components.multilock.vendors.doordeck.client import (
     ShareUser,
     VerificationMethod,
 )
-from simulators.doordeck import DoordeckSimulator, SimAccount, SimLock
+from simulators.doordeck import CLOCK_REFUSALS, DoordeckSimulator, SimAccount, SimLock
 
 EMAIL, PASSWORD = "owner@example.com", "secret"
 
@@ -573,7 +573,10 @@ async def test_share_failures_do_not_abort(
     single = await client.share(dataclasses.replace(target, batch_sharing=False), users[:6])
     statuses = [o.status for o in single]
     assert statuses == [ShareStatus.DONE] * 3 + [ShareStatus.FAILED] + [ShareStatus.DONE] * 2
-    assert len(_jwts(sim)) == 2 + 6
+    # Each refused request (a 400 could be a clock refusal) is signed again once after the
+    # clock was measured again: the refused batch and the refused single user.
+    assert len(_jwts(sim)) == 2 + 6 + 2
+    assert sim.count("/time") == 1 + 2
 
 
 async def test_share_queued_and_stopped_by_auth(
@@ -1158,6 +1161,91 @@ async def test_clock_refusal_is_not_an_authentication_error(
     assert err.value.status == 400
     assert "clock" in str(err.value)
     assert _execute_statuses(sim) == [400, 400]
+
+
+@pytest.mark.parametrize("shape", ["401", "400"])
+@pytest.mark.parametrize("step", [300.0, -300.0])
+async def test_a_clock_refusal_of_any_shape_is_measured_and_signed_again(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, shape: str, step: float
+) -> None:
+    """Refused with a 401 "outside its validity window" or a 400 with a code that names
+    nothing: refreshed (401), measured again, signed again, and it works."""
+    refusal = CLOCK_REFUSALS[shape]
+    assert refusal is not None
+    sim.clock_refusal = refusal
+    client, _, lock = await _ready(sim, session)
+    assert await client.lock(lock.id) is OperationResult.DONE
+    sim.clock_offset += step
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert not lock.locked
+    assert _execute_statuses(sim) == [204, refusal.status, 204]
+    assert sim.count("/time") == 2
+    assert sim.count("/auth/token/refresh") == (1 if refusal.status == 401 else 0)
+    (_, refused), (_, accepted) = _jwts(sim)[1:]
+    assert refused["jti"] != accepted["jti"]
+    assert accepted["iat"] == pytest.approx(sim.now(), abs=5)
+    # Back in time, the certificate was not valid yet: issued again for the same key.
+    assert sim.count("/auth/certificate") == (2 if step < 0 else 1)
+
+
+@pytest.mark.parametrize(
+    ("shape", "error"), [("401", DoordeckClockError), ("400", DoordeckApiError)]
+)
+async def test_a_clock_refusal_that_persists_is_never_a_sign_in_problem(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession, shape: str, error: type[Exception]
+) -> None:
+    """The lock's clock is off (GET /time cannot show it): refused again after the refresh,
+    the new measurement and a new signature. A message about time makes it a clock error."""
+    refusal = CLOCK_REFUSALS[shape]
+    assert refusal is not None
+    sim.clock_refusal = refusal
+    client, _, lock = await _ready(sim, session)
+    lock.clock_offset = 300.0
+    with pytest.raises(DoordeckApiError) as err:
+        await client.unlock(lock.id)
+    assert type(err.value) is error
+    assert not isinstance(err.value, DoordeckAuthenticationError)
+    assert (err.value.status, err.value.code) == (refusal.status, refusal.code)
+    assert _execute_statuses(sim) == [refusal.status] * 2
+    assert sim.count("/time") == 2
+    assert len({claims["jti"] for _, claims in _jwts(sim)}) == 2
+    assert lock.locked
+
+
+async def test_a_401_that_survives_the_refresh_and_the_clock_is_a_sign_in_problem(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """A 401 that says nothing of time, after a refresh, a new measurement and a new signature.
+
+    Without a new measurement (GET /time failing) it proves nothing: a plain refusal.
+    """
+    client, _, lock = await _ready(sim, session)
+    sim.inject("/device/*/execute", status=401, message="Not allowed")
+    with pytest.raises(DoordeckAuthenticationError):
+        await client.unlock(lock.id)
+    assert _execute_statuses(sim) == [401, 401]
+    assert sim.count("/auth/token/refresh") == 1
+    assert sim.count("/time") == 2
+
+    sim.fail_time = True
+    with pytest.raises(DoordeckApiError) as err:
+        await client.unlock(lock.id)
+    assert type(err.value) is DoordeckApiError
+    assert err.value.status == 401
+    assert sim.count("/auth/token/refresh") == 2
+
+
+async def test_a_400_then_a_401_is_refreshed_too(
+    sim: DoordeckSimulator, session: aiohttp.ClientSession
+) -> None:
+    """A refusal that turns into a 401 on the second try: refreshed, signed a third time."""
+    client, _, lock = await _ready(sim, session)
+    sim.inject("/device/*/execute", status=400, times=1)
+    sim.expire_auth_tokens()
+    assert await client.unlock(lock.id) is OperationResult.DONE
+    assert _execute_statuses(sim) == [400, 401, 204]
+    assert sim.count("/auth/token/refresh") == 1
+    assert sim.count("/time") == 2
 
 
 @pytest.mark.parametrize("status", [404, 500])

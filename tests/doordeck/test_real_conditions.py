@@ -1,5 +1,6 @@
-"""Doordeck under real conditions: a transient failure, a clock step, /time gone, a second
-factor wanted for a command, an error page, and the account's email kept out of the logs."""
+"""Doordeck under real conditions: a transient failure, a clock step (refused in any shape), a
+lock whose clock is off, /time gone, a second factor wanted for a command, an error page, and the
+account's email kept out of the logs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
+from simulators.doordeck import CLOCK_REFUSALS
 from tests.clock import FakeClock
 
 from .conftest import EMAIL, Cloud, coordinator_of
@@ -51,6 +53,38 @@ async def test_a_clock_step_never_asks_for_the_password(
     await _command(hass, "unlock", "lock.front_door")
     assert hass.states.get("lock.front_door").state == LockState.UNLOCKED
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+@pytest.mark.parametrize("shape", ["401", "400"])
+async def test_a_clock_refusal_of_any_shape_never_asks_for_the_password(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry, shape: str
+) -> None:
+    """Doordeck's clock moved, and it says so with a 401 or an unexplained 400: the command
+    goes through after the clock is measured again; no sign-in prompt, no error."""
+    cloud.sim.clock_refusal = CLOCK_REFUSALS[shape]
+    await _command(hass, "lock", "lock.front_door")  # the offset to Doordeck is measured
+    cloud.sim.clock_offset += 300
+    await _command(hass, "unlock", "lock.front_door")
+    assert hass.states.get("lock.front_door").state == LockState.UNLOCKED
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_a_clock_refusal_that_persists_is_a_clock_problem_not_a_sign_in(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    """The lock's clock is off: still refused after a refresh, a new measurement and a new
+    signature. The user is told it is a clock problem; no sign-in prompt."""
+    cloud.sim.clock_refusal = CLOCK_REFUSALS["401"]
+    cloud.front.clock_offset = 300.0
+    with pytest.raises(HomeAssistantError) as err:
+        await _command(hass, "unlock", "lock.front_door")
+    assert err.value.translation_key == "doordeck_clock"
+    assert "clock difference" in str(err.value)
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert hass.states.get("lock.front_door").state == LockState.LOCKED
+    assert cloud.sim.count("/auth/token/refresh") == 1
 
 
 async def test_commands_go_ahead_when_doordeck_time_fails(

@@ -27,6 +27,7 @@ import pytest
 import pytest_asyncio
 
 from simulators.doordeck import (
+    CLOCK_REFUSALS,
     DEFAULT_RATE_LIMIT,
     DoordeckSimulator,
     SimAccount,
@@ -744,6 +745,45 @@ async def test_time_window_rejections_are_400_never_401(client_ahead: float, cod
         assert "expired" in body["message"].lower()
 
 
+@pytest.mark.parametrize(
+    ("shape", "status", "code", "words"),
+    [
+        ("claims", 400, 400.11, "check the clock"),
+        ("401", 401, 401.12, "outside its validity window"),
+        ("400", 400, 400.6, "Operation rejected"),
+    ],
+)
+async def test_clock_refusals_come_in_several_shapes(
+    shape: str, status: int, code: float, words: str
+) -> None:
+    """The same refused time window, answered as each shape says; a good one still passes."""
+    async with fake_session() as (ctx, clock):
+        assert ctx.key is not None
+        ctx.sim.clock_refusal = CLOCK_REFUSALS[shape]
+        reply = await ctx.execute(ctx.sign(ctx.claims(UNLOCK, now=clock.now + 300)))
+        assert reply == (status, {"code": code, "message": reply[1]["message"]})
+        assert words in reply[1]["message"]
+        ctx.sim.clock_offset = -300.0  # the certificate is not valid yet: the same shape
+        await ctx.login()
+        reply = await ctx.execute(ctx.sign(ctx.claims(UNLOCK)))
+        assert reply[0] == status
+        assert reply[1]["code"] == (400.29 if shape == "claims" else code)
+        ctx.chain = (await ctx.register(ctx.key))["certificateChain"]
+        assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK))))[0] == 204
+        assert ctx.lock.operations[-1].type == "MUTATE_LOCK"
+
+
+async def test_a_lock_whose_clock_is_off_refuses_what_the_server_time_would_pass() -> None:
+    """GET /time does not show a lock's clock: signing with the server's time is refused."""
+    async with fake_session() as (ctx, clock):
+        ctx.lock.clock_offset = 300.0
+        async with ctx.http.get(ctx.url("/time")) as resp:
+            assert (await resp.json())["now"] == int(clock.now * 1000)
+        status, body = await ctx.execute(ctx.sign(ctx.claims(UNLOCK)))
+        assert (status, body["code"]) == (400, 400.13)  # expired, by the lock's clock
+        assert (await ctx.execute(ctx.sign(ctx.claims(UNLOCK, now=clock.now + 300))))[0] == 204
+
+
 async def test_exp_beyond_the_immediate_window_is_queued_not_refused() -> None:
     async with fake_session() as (ctx, clock):
         claims = ctx.claims(UNLOCK) | {"exp": int(clock.now) + 61 + 5}
@@ -1075,3 +1115,5 @@ def test_help_explains_every_option_and_names_the_demo_account(
     args = parser.parse_args(["--rate-limit", "off", "--fail-time", "--log", "x.log"])
     assert (args.rate_limit, args.fail_time, args.log) == (None, 500, "x.log")
     assert parser.parse_args([]).rate_limit == DEFAULT_RATE_LIMIT
+    assert parser.parse_args([]).clock_refusal == "claims"
+    assert parser.parse_args(["--clock-refusal", "401"]).clock_refusal == "401"

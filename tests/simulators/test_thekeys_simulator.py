@@ -397,6 +397,39 @@ async def test_fake_clock_runs_without_real_waits() -> None:
     assert time.monotonic() - started < 2.0
 
 
+async def test_another_client_signing_ahead() -> None:
+    """While another client signs N s ahead, a ts not newer than its own is refused (33); one
+    newer is accepted, and the last accepted ts stays the rule once the other client stops."""
+    fake = FakeClock()
+    simulator = TheKeysGatewaySimulator(clock=fake, sleep=fake.sleep)
+    simulator.add_lock(LOCK, CODE)
+    async with simulator, aiohttp.ClientSession() as session:
+        client = Client(session, simulator.url, clock=fake)
+        simulator.other_client_signs_ahead(5, duration=10)
+        assert (await client.signed("/open"))["status"] == 33
+        assert simulator.last_accepted_ts == int(fake.now) + 5
+        at_its_own = client.sign(CODE, int(fake.now) + 5)
+        assert (await client.post("/open", {"identifier": str(LOCK), **at_its_own}))["status"] == 33
+        newer = client.sign(CODE, int(fake.now) + 6)
+        assert (await client.post("/open", {"identifier": str(LOCK), **newer}))["status"] == "0"
+        assert simulator.last_accepted_ts == int(fake.now) + 6
+        fake.now += 2  # the other client signs again: now ahead of the ts just accepted
+        assert (await client.post("/close", {"identifier": str(LOCK), **newer}))["status"] == 33
+        assert simulator.last_accepted_ts == int(fake.now) + 5
+        fake.now += 10  # it has stopped; its last ts is still the last accepted one
+        assert simulator.last_accepted_ts == int(fake.now) - 5
+        assert (await client.signed("/close"))["status"] == "0"
+        simulator.other_client_signs_ahead(3)  # until told otherwise
+        fake.now += 3600
+        assert (await client.signed("/open"))["status"] == 33
+        simulator.other_client_signs_ahead(0)
+        fake.now += 4
+        assert (await client.signed("/open"))["status"] == "0"
+    assert [r.ts_accepted for r in simulator.requests] == [
+        False, False, True, False, True, False, True
+    ]  # fmt: skip
+
+
 async def test_order_record(sim: TheKeysGatewaySimulator, client: Client) -> None:
     sim.add_lock(OTHER, OTHER_CODE)
     await client.signed("/open")
@@ -458,11 +491,21 @@ def test_command_line_help(capsys: pytest.CaptureFixture[str]) -> None:
     for identifier, code in DEMO_LOCKS:
         assert str(identifier) in text
         assert code in text
-    for option in ("--reply-shape", "--log", "--jammed", "--lock", "--port", "--clock-offset"):
+    for option in (
+        "--reply-shape",
+        "--log",
+        "--jammed",
+        "--lock",
+        "--port",
+        "--clock-offset",
+        "--other-client-ahead",
+    ):
         assert option in text
     parser = build_parser()
     assert all(action.help for action in parser._actions)
     args = parser.parse_args(["--lock", "1:abc", "--lock", "2:", "--reply-shape", "real"])
     assert args.lock == [(1, "abc"), (2, None)]
     assert args.reply_shape == "real"
+    assert args.other_client_ahead == 0
+    assert parser.parse_args(["--other-client-ahead", "5"]).other_client_ahead == 5
     assert logging.getLogger("simulators.thekeys.requests") is REQUEST_LOGGER

@@ -10,7 +10,7 @@ from aiohttp import web
 import pytest
 
 from custom_components.multilock.vendors.thekeys import client as tk
-from simulators.thekeys import TheKeysGatewaySimulator
+from simulators.thekeys import STATE_CLOSED, STATE_OPEN, TheKeysGatewaySimulator
 from tests.clock import Clock
 
 from .conftest import BACK_CODE, BACK_DOOR, FRONT_CODE, FRONT_DOOR
@@ -444,3 +444,62 @@ async def test_polls_keep_their_pace(gateway: TheKeysGatewaySimulator, clock: Cl
     first, second = gateway.requests
     assert sent[1] - sent[0] >= 0.99
     assert int(second.form["ts"]) == int(first.form["ts"]) + 1
+
+
+# -- another client of the gateway signing ahead ----------------------------------------
+
+
+def _leads(gateway: TheKeysGatewaySimulator) -> list[tuple[int, bool]]:
+    """Per signed request: how far its ts is ahead of the gateway's clock, and if it was taken."""
+    return [(int(r.form["ts"]) - int(r.at), r.ts_accepted) for r in gateway.requests]
+
+
+async def test_a_client_signing_ahead_is_a_timestamp_conflict_not_a_wrong_code(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
+) -> None:
+    """Another client signs 5 s ahead: refused at +0 and +2, taken at +8; the lock moves,
+    and the next request goes ahead of the other client too, without a refusal."""
+    await _next_second(clock)  # a new client signs from the next second on
+    gateway.other_client_signs_ahead(5, duration=20)
+    await client.open(FRONT_DOOR, FRONT_CODE)
+    assert gateway.locks[FRONT_DOOR].state == STATE_OPEN
+    assert _leads(gateway) == [(0, False), (2, False), (8, True)]
+    await client.close(FRONT_DOOR, FRONT_CODE)
+    assert gateway.locks[FRONT_DOOR].state == STATE_CLOSED
+    assert gateway.requests[-1].ts_accepted
+    assert len(gateway.requests) == 4
+
+
+async def test_a_wrong_share_code_is_named_after_a_request_signed_30_s_ahead(
+    client: tk.TheKeysGateway, gateway: TheKeysGatewaySimulator, clock: Clock
+) -> None:
+    """Refused at +0, +2, +8 and +30 (ahead of anything the gateway can have seen lately): the
+    share code. Refused timestamps were not taken: the next request is not signed ahead."""
+    await _next_second(clock)
+    with pytest.raises(tk.InvalidHmacError):
+        await client.open(FRONT_DOOR, "not-the-code")
+    assert _leads(gateway) == [(0, False), (2, False), (8, False), (30, False)]
+    await client.open(FRONT_DOOR, FRONT_CODE)
+    assert _leads(gateway)[-1] == (0, True)
+
+
+async def test_timestamps_already_ahead_of_the_bound_make_a_timestamp_conflict(
+    session: aiohttp.ClientSession, gateway: TheKeysGatewaySimulator, clock: Clock
+) -> None:
+    """The host's clock went back a minute (the gateway's did not): the timestamps the gateway
+    took run ahead of the local clock by more than 30 s, so no request can be signed ahead of
+    another client within the bound. A timestamp conflict, not a wrong share code."""
+    offset = 0.0
+    client = tk.TheKeysGateway(
+        session, gateway.address, clock=lambda: clock.time() + offset, sleep=clock.sleep
+    )
+    await _next_second(clock)
+    await client.open(FRONT_DOOR, FRONT_CODE)
+    offset = -60.0
+    gateway.other_client_signs_ahead(5)
+    with pytest.raises(tk.TimestampConflictError) as err:
+        await client.close(FRONT_DOOR, FRONT_CODE)
+    assert not isinstance(err.value, tk.InvalidHmacError)
+    assert (err.value.code, err.value.reason) == (33, "timestamp_conflict")
+    assert [r.ts_accepted for r in gateway.requests] == [True, False]  # nothing signed beyond
+    assert gateway.locks[FRONT_DOOR].state == STATE_OPEN

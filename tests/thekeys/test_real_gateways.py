@@ -217,6 +217,54 @@ async def test_someone_elses_timestamp_is_not_a_wrong_share_code(
     assert not ir.async_get(hass).issues
 
 
+async def test_a_client_signing_ahead_is_not_a_wrong_share_code(
+    hass: HomeAssistant, real_gateway: TheKeysGatewaySimulator
+) -> None:
+    """Another app signs a few seconds ahead of multilock for a minute: polls and commands
+    are signed further ahead; no repair, the lock stays available, and it moves."""
+    entry_id = await _set_up(hass, real_gateway)
+    real_gateway.other_client_signs_ahead(5, duration=60)
+    entry = hass.config_entries.async_get_known_entry(entry_id)
+    await entry.runtime_data.async_refresh()
+    assert hass.states.get("lock.front_door").state == LockState.LOCKED
+    await _command(hass, "unlock")
+    assert hass.states.get("lock.front_door").state == LockState.UNLOCKED
+    await entry.runtime_data.async_refresh()
+    assert hass.states.get("lock.front_door").state == LockState.UNLOCKED
+    assert not ir.async_get(hass).issues
+    signed = [r.ts_accepted for r in real_gateway.requests if "ts" in r.form]
+    assert signed[-2:] == [True, True]  # once ahead, the command and the next poll: no refusal
+
+
+async def test_a_timestamp_conflict_is_reported_as_such(
+    hass: HomeAssistant,
+    real_gateway: TheKeysGatewaySimulator,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The host's clock went back a minute, and another app signs ahead of the gateway: the
+    command fails as a timestamp conflict (no repair); the lock stays available."""
+    offset = [0.0]
+    monkeypatch.setattr(
+        gateways,
+        "TheKeysGateway",
+        functools.partial(
+            tk.TheKeysGateway, clock=lambda: clock.time() + offset[0], sleep=clock.sleep
+        ),
+    )
+    entry_id = await _set_up(hass, real_gateway)
+    offset[0] = -60.0
+    real_gateway.other_client_signs_ahead(5)
+    with pytest.raises(HomeAssistantError) as err:
+        await _command(hass, "unlock")
+    assert err.value.translation_key == "thekeys_timestamp_conflict"
+    assert "timestamp conflict, not a wrong share code" in str(err.value)
+    assert hass.states.get("lock.front_door").state == LockState.LOCKED
+    await hass.config_entries.async_get_known_entry(entry_id).runtime_data.async_refresh()
+    assert hass.states.get("lock.front_door").state == LockState.LOCKED
+    assert not ir.async_get(hass).issues
+
+
 @pytest.mark.real_clock  # the client's own clock steps back
 async def test_a_stepped_back_clock_does_not_hold_a_command(
     real_gateway: TheKeysGatewaySimulator,

@@ -34,11 +34,16 @@ Pacing and retries of signed operations (``/device/{id}/execute``):
   is raised. A ``Retry-After`` longer than ``max_retry_wait`` (5 s) is not waited for: the error
   (``retry_after`` set) is raised at once, and operations asked for while that wait lasts are
   refused without being sent (``DoordeckRateLimitedError.sent`` False).
-* A refused time window (400 with code 400.11 nbf, 400.12 iat, 400.13 exp, 400.29 certificate
-  not yet valid, or a message that names the clock) is ``DoordeckClockError``, never an
-  authentication error: the offset is measured again and the operation is sent once more with a
-  fresh JWT; a leaf certificate not yet valid (the server's clock went back) is first issued
-  again for the same key (``POST /auth/certificate``).
+* Nobody documents how Doordeck refuses an operation for its time window (the notes expect 400
+  or 401, with any code), so no code is read as "clock". A signed operation refused with 400 or
+  401 is sent once more, signed again (new ``jti``, ``iat``, ``exp``), after its clock offset was
+  measured again (``GET /time``) and, for a 401, the tokens refreshed; when the measured server
+  time is before the leaf certificate's ``notBefore`` (the server's clock went back), the chain
+  is first issued again for the same key (``POST /auth/certificate``). Still refused, it is
+  ``DoordeckClockError`` when Doordeck's message speaks of time (``_CLOCK_WORDS``: "outside its
+  validity window", "nbf", "expired"...), ``DoordeckAuthenticationError`` for any other 401 when
+  the clock could be measured (sign in again), else ``DoordeckApiError``. A refused refresh
+  token is always ``DoordeckAuthenticationError``: that is the sign-in problem.
 * When ``GET /time`` fails, operations are signed with the last measured offset (0, the local
   clock, before any): a warning is logged once until the clock can be read again, and the next
   try comes after a minute rather than before every operation.
@@ -93,9 +98,9 @@ DEFAULT_UNLOCK_TIME: Final = 5.0
 DEFAULT_OPERATIONS_PER_SECOND: Final = 5.0  # signed operations per client (account)
 DEFAULT_MAX_RETRY_WAIT: Final = 5.0  # seconds: longest Retry-After waited for before a retry
 DEFAULT_RETRY_AFTER: Final = 1.0  # seconds: the wait after a 429 without Retry-After
-# Codes of a refused time window (the simulator's; the notes do not give Doordeck's own).
-CLOCK_ERROR_CODES: Final = frozenset({400.11, 400.12, 400.13, 400.29})
-CERTIFICATE_NOT_YET_VALID: Final = 400.29
+# A signed operation refused with one of these is checked again: refreshed (401), clock
+# measured, signed again; what it was is decided only if that is refused too.
+_RECHECKED_REFUSALS: Final = frozenset({400, 401})
 
 
 class DoordeckError(Exception):
@@ -210,19 +215,12 @@ class DoordeckRateLimitedError(DoordeckApiError):
 class DoordeckClockError(DoordeckApiError):
     """Doordeck refused a signed operation's time window: the clocks disagree.
 
-    400 with code 400.11 (nbf in the future), 400.12 (iat in the future), 400.13 (expired) or
-    400.29 (the signing certificate is not valid yet). Raised once measuring the offset again
-    and one retry did not help; it is never an authentication problem.
+    A 400 or 401 whose message speaks of time, still refused after the clock offset was
+    measured again (and the tokens refreshed) and the operation signed again; it is never an
+    authentication problem.
     """
 
     meaning = "Doordeck refused the operation's time: its clock and ours disagree"
-
-    @property
-    def certificate_not_yet_valid(self) -> bool:
-        """True when the signing certificate is not valid yet (the server's clock went back)."""
-        return (self.code is not None and round(self.code, 3) == CERTIFICATE_NOT_YET_VALID) or (
-            self.message is not None and "not yet valid" in self.message.lower()
-        )
 
 
 class DoordeckLockOfflineError(DoordeckApiError):
@@ -512,9 +510,10 @@ class DoordeckClient:
         self._pending_key = _load_key(creds.pending_private_key)
         self._chain: tuple[str, ...] = ()
         self._expiry: datetime | None = None
+        self._not_before: datetime | None = None  # of the leaf certificate
         if self._key is not None and creds.certificate_chain:
             try:
-                self._expiry = _leaf_expiry(creds.certificate_chain)
+                self._not_before, self._expiry = _leaf_validity(creds.certificate_chain)
                 self._chain = creds.certificate_chain
             except DoordeckMalformedReplyError:
                 _LOGGER.warning("Stored Doordeck certificate chain is unreadable; renew the key")
@@ -645,8 +644,8 @@ class DoordeckClient:
         measured = self._time_measured_at
         return measured is None or abs(now - measured) > TIME_OFFSET_MAX_AGE
 
-    async def _measure_time(self) -> None:
-        """``sync_time``, falling back to the offset known so far when it fails."""
+    async def _measure_time(self) -> bool:
+        """``sync_time``, falling back to the offset known so far when it fails (False)."""
         try:
             await self._sync_time(self._time_timeout)
         except DoordeckError as err:
@@ -660,6 +659,8 @@ class DoordeckClient:
                     if self._time_measured_at is None
                     else f"the offset measured last ({self._time_offset:+.1f} s)",
                 )
+            return False
+        return True
 
     # -- signing key --------------------------------------------------------------------
 
@@ -808,10 +809,12 @@ class DoordeckClient:
     # -- internals ----------------------------------------------------------------------
 
     async def _execute(self, lock_id: str, operation: Mapping[str, Any]) -> OperationResult:
-        """Sign and send an operation: paced, once more after a 429 or a clock refusal.
+        """Sign and send an operation: paced, once more after a 429 or a 400/401 refusal.
 
-        Nothing here awaits before the operation has its place in the lock's queue and the
-        pacer's: operations go out in the order they were asked for.
+        A refusal (400, 401) is decided only once the operation, signed again, is refused
+        again after the tokens were refreshed (401) and the clock measured again: see the
+        module's notes. Nothing here awaits before the operation has its place in the lock's
+        queue and the pacer's: operations go out in the order they were asked for.
         """
         self._require_key()
         kind = operation.get("type")
@@ -834,9 +837,10 @@ class DoordeckClient:
                 return jwt.encode(payload, key, algorithm="EdDSA", headers=headers)
 
         async with self._one_at_a_time(lock_id):
-            rate_retried = clock_retried = False
+            rate_retried = refreshed = measured = clock_read = False
             while True:
                 _LOGGER.debug("Sending %s to lock %s", kind, lock_id)
+                tokens = self._require_tokens()
                 try:
                     reply = await self._call(
                         "POST", path, make_jwt=make_jwt, errors=_LOCK_ERRORS, signed=True
@@ -854,23 +858,38 @@ class DoordeckClient:
                         lock_id,
                         wait,
                     )
-                except DoordeckClockError as err:
-                    if clock_retried:
+                except DoordeckApiError as err:
+                    if err.status not in _RECHECKED_REFUSALS or (
+                        measured and (refreshed or err.status != 401)
+                    ):
+                        if isinstance(err, DoordeckAuthenticationError) and not clock_read:
+                            # The clock could not be measured again: no proof of a sign-in problem.
+                            raise DoordeckApiError(err.status, err.code, err.message) from err
                         raise
-                    clock_retried = True
-                    _LOGGER.info(
-                        "Doordeck refused the time of %s to lock %s (%s); measuring its clock "
-                        "again",
+                    _LOGGER.debug(
+                        "Doordeck refused %s to lock %s (%s); checking tokens and clock",
                         kind,
                         lock_id,
                         _summary(err),
                     )
-                    async with self._time_lock:
-                        await self._measure_time()
-                    if err.certificate_not_yet_valid:
-                        await self._reissue_certificate()
+                    if err.status == 401 and not refreshed:
+                        refreshed = True
+                        await self._refresh_after(tokens)  # refused: the sign-in problem
+                    if not measured:
+                        measured = True
+                        async with self._time_lock:
+                            clock_read = await self._measure_time()
+                        if clock_read and self._leaf_not_yet_valid():
+                            await self._reissue_certificate()
                 else:
                     return OperationResult.QUEUED if reply.status == 202 else OperationResult.DONE
+
+    def _leaf_not_yet_valid(self) -> bool:
+        """Whether Doordeck's clock, as measured, is before the leaf certificate's notBefore."""
+        return (
+            self._not_before is not None
+            and self._not_before.timestamp() > self._clock() + self._time_offset
+        )
 
     @asynccontextmanager
     async def _one_at_a_time(self, lock_id: str) -> AsyncIterator[None]:
@@ -924,7 +943,7 @@ class DoordeckClient:
 
         ``errors`` maps statuses to this endpoint's exceptions (a 401 that survives the
         refresh is then the endpoint's own refusal, e.g. a wrong verification code).
-        ``signed``: a signed operation, whose refused time window is ``DoordeckClockError``.
+        ``signed``: a signed operation, sent once; ``_execute`` decides on its refusals.
         """
 
         async def attempt(tokens: DoordeckTokens) -> _Reply:
@@ -939,13 +958,17 @@ class DoordeckClient:
 
         tokens = self._require_tokens()
         reply = await attempt(tokens)
-        if reply.status == 401:
-            async with self._refresh_lock:
-                if self._tokens is tokens:  # nobody refreshed them meanwhile
-                    await self.refresh_tokens()
+        if reply.status == 401 and not signed:
+            await self._refresh_after(tokens)
             reply = await attempt(self._require_tokens())
         _raise_for_status(reply, errors, signed=signed)
         return reply
+
+    async def _refresh_after(self, refused: DoordeckTokens) -> None:
+        """Refresh the tokens after a 401 to ``refused``, unless someone did meanwhile."""
+        async with self._refresh_lock:
+            if self._tokens is refused:
+                await self.refresh_tokens()
 
     async def _send(
         self,
@@ -1013,7 +1036,7 @@ class DoordeckClient:
         if not isinstance(chain, list) or not chain or not all(isinstance(c, str) for c in chain):
             raise DoordeckMalformedReplyError("Doordeck's reply has no certificate chain")
         user_id = _req_str(data, "userId")
-        self._expiry = _leaf_expiry(chain)
+        self._not_before, self._expiry = _leaf_validity(chain)
         self._key, self._chain, self._user_id = key, tuple(chain), user_id
 
 
@@ -1028,16 +1051,22 @@ def _raise_for_status(
         reply.body, dict
     ):
         cls = DoordeckApiError  # not Doordeck's JSON: a proxy's 503/504, not the lock's
-    if signed and _is_clock_refusal(reply.status, code, message):
+    if signed and reply.status in _RECHECKED_REFUSALS and _speaks_of_time(message):
         cls = DoordeckClockError
     raise cls(reply.status, code, message, retry_after=reply.retry_after)
 
 
-def _is_clock_refusal(status: int, code: float | None, message: str | None) -> bool:
-    """A signed operation's time window (nbf/iat/exp, certificate dates) was refused."""
-    if code is not None and round(code, 3) in CLOCK_ERROR_CODES:
-        return True
-    return status in (400, 401, 403) and message is not None and "clock" in message.lower()
+# Words of a refused time window (nbf/iat/exp, certificate dates, "validity window", "clock").
+# Only the message is read: Doordeck's codes for it are not documented.
+_CLOCK_WORDS: Final = re.compile(
+    r"clock|\btime|validity|not (?:yet )?valid|\bexpir|\b(?:nbf|iat|exp)\b|not before|future|skew",
+    re.IGNORECASE,
+)
+
+
+def _speaks_of_time(message: str | None) -> bool:
+    """Whether a refusal's message is about time: clock-shaped."""
+    return message is not None and _CLOCK_WORDS.search(message) is not None
 
 
 _HTML: Final = re.compile(r"^\s*<(?:!doctype|html|head|body|\?xml)", re.IGNORECASE)
@@ -1197,13 +1226,13 @@ def _share_entry(user: ShareUser) -> dict[str, Any]:
     return entry
 
 
-def _leaf_expiry(chain: Sequence[str]) -> datetime:
-    """``notAfter`` of the leaf (first) certificate of a non-empty chain of DER certificates."""
+def _leaf_validity(chain: Sequence[str]) -> tuple[datetime, datetime]:
+    """``notBefore`` and ``notAfter`` of the leaf (first) certificate of a non-empty chain."""
     try:
         certificates = [x509.load_der_x509_certificate(base64.b64decode(c)) for c in chain]
     except (ValueError, binascii.Error) as err:
         raise DoordeckMalformedReplyError("Doordeck's certificate chain is unreadable") from err
-    return certificates[0].not_valid_after_utc
+    return certificates[0].not_valid_before_utc, certificates[0].not_valid_after_utc
 
 
 def _b64(data: bytes) -> str:

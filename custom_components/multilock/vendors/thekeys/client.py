@@ -8,6 +8,16 @@ The gateway does one thing at a time and rejects a signed request whose timestam
 not newer than the last one it accepted, so every request to one gateway goes through
 one priority queue: user commands first, polls after, and at most one signed request
 per wall-clock second.
+
+The gateway answers "invalid hmac" (33) both to a wrong share code and to a timestamp not
+newer than one it accepted from another client (another app whose clock is a few seconds
+ahead). A 33 is the share code's fault only once a request signed ``MAX_TIMESTAMP_LEAD``
+seconds ahead of the local clock (ahead of any timestamp the gateway can have seen lately)
+is refused too: the request is signed again ``TIMESTAMP_PROBE_LEADS`` seconds ahead, the
+smallest lead first, so as to get as little ahead of the other client as needed. A refused
+timestamp is not one the gateway took: the next may be as old. When timestamps the gateway
+took are already further ahead than that (the local clock stepped back), no such request can
+be made: the refusal is a ``TimestampConflictError``, not a wrong share code.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import hmac
 import itertools
 import json
 import logging
+import math
 import time
 from typing import Any, ClassVar, Final
 
@@ -169,6 +180,19 @@ class InvalidHmacError(TheKeysStatusError):
     description = "Invalid hmac"
 
 
+class TimestampConflictError(TheKeysStatusError):
+    """33, but no request could be signed ahead of every timestamp the gateway may have seen.
+
+    Another client of the gateway signs with newer timestamps than this one; the share code
+    is not in question. Nothing was done.
+    """
+
+    reason = "timestamp_conflict"
+    description = (
+        "The gateway refused the timestamp: another of its clients signs ahead of this one"
+    )
+
+
 class LockNotDetectedError(TheKeysStatusError):
     """The lock is not detected."""
 
@@ -277,9 +301,14 @@ STATE_TEXTS: Final[Mapping[str, LockState]] = {
     "door jammed": LockState.JAMMED,
 }
 # How long a request waits at most for a timestamp newer than the last one it sent. More
-# than a second means the local clock stepped back: it then signs with the second after
-# the last one instead of waiting for the clock to catch up.
+# than a second means the local clock stepped back (or this client signs ahead of another):
+# it then signs with the second after the last one, one a second, instead of waiting for the
+# clock to catch up.
 MAX_TIMESTAMP_WAIT: Final = 1.0
+# A 33 is a wrong share code only if a request signed this many seconds ahead of the local
+# clock is refused too; before that, the smaller leads are tried, in this order.
+MAX_TIMESTAMP_LEAD: Final = 30
+TIMESTAMP_PROBE_LEADS: Final = (2, 8, MAX_TIMESTAMP_LEAD)
 
 
 # --- Queue ----------------------------------------------------------------------------
@@ -441,23 +470,44 @@ class TheKeysGateway:
     ) -> dict[str, Any]:
         form = {"identifier": str(identifier)}
         try:
-            try:
-                return await self._request(
-                    "POST", path, form=form, share_code=share_code, priority=priority
-                )
-            except InvalidHmacError:
-                # Another app, or a clock step, may have used a newer timestamp than ours:
-                # the share code is wrong only if a fresh timestamp is refused too.
-                _LOGGER.debug("Gateway %s refused %s; trying a fresh timestamp", self.host, path)
-                return await self._request(
-                    "POST", path, form=form, share_code=share_code, priority=priority
-                )
+            return await self._signed_request(path, form, share_code, priority)
         except LockNeedsSynchronisationError:
             _LOGGER.debug("Lock %s needs a synchronisation before %s", identifier, path)
             await self.synchronize_lock(identifier, priority)
-            return await self._request(
-                "POST", path, form=form, share_code=share_code, priority=priority
-            )
+            return await self._signed_request(path, form, share_code, priority)
+
+    async def _signed_request(
+        self, path: str, form: dict[str, str], share_code: str, priority: Priority
+    ) -> dict[str, Any]:
+        """Send a signed request; after a 33, sign it again further ahead (see the module)."""
+        lead = 0
+        while True:
+            try:
+                reply = await self._request(
+                    "POST", path, form=form, share_code=share_code, priority=priority, lead=lead
+                )
+            except InvalidHmacError:
+                if lead >= MAX_TIMESTAMP_LEAD:
+                    raise  # refused ahead of anything the gateway can have seen: the share code
+                lead = next(ahead for ahead in TIMESTAMP_PROBE_LEADS if ahead > lead)
+                if self._last_timestamp + 1 > int(self._clock()) + MAX_TIMESTAMP_LEAD:
+                    raise TimestampConflictError(33) from None
+                _LOGGER.debug(
+                    "Gateway %s refused the timestamp of %s; signing %d s ahead",
+                    self.host,
+                    path,
+                    lead,
+                )
+                continue
+            if lead:
+                _LOGGER.info(
+                    "Gateway %s accepted %s signed %d s ahead: another of its clients signs with "
+                    "newer timestamps than this one",
+                    self.host,
+                    path,
+                    lead,
+                )
+            return reply
 
     # Plumbing.
 
@@ -470,10 +520,14 @@ class TheKeysGateway:
         form: dict[str, str] | None = None,
         share_code: str | None = None,
         errors: Mapping[int, type[TheKeysStatusError]] = ACTION_ERRORS,
+        lead: int = 0,
     ) -> dict[str, Any]:
-        """Send one request through the queue, retrying busy replies with back-off."""
+        """Send one request through the queue, retrying busy replies with back-off.
+
+        ``lead``: sign at least this many seconds ahead of the local clock, at once.
+        """
         for delay in (*self._busy_retry_delays, None):
-            reply = await self._send_in_turn(method, path, form, share_code, priority)
+            reply = await self._send_in_turn(method, path, form, share_code, priority, lead)
             if not _is_busy(reply):
                 return _checked(path, reply, errors)
             if delay is None:
@@ -489,48 +543,64 @@ class TheKeysGateway:
         form: dict[str, str] | None,
         share_code: str | None,
         priority: Priority,
+        lead: int = 0,
     ) -> dict[str, Any]:
         """Send once the gateway is ours and, for a signed request, a timestamp is free.
 
         A signed request waits for its timestamp outside the queue, so that a command
         arriving meanwhile takes the next timestamp instead of waiting behind a poll that
-        waits for it; whoever finds its timestamp taken on its turn waits again.
+        waits for it; whoever finds its timestamp taken on its turn waits again. One signed
+        ``lead`` seconds ahead does not wait: its timestamp is ahead of every other.
         """
+        waits = share_code is not None and not lead
         while True:
-            if share_code is not None and (wait := self._wait_for_timestamp(priority)) > 0:
+            if waits and (wait := self._wait_for_timestamp(priority)) > 0:
                 await self._sleep(wait)
             async with self._queue.hold(priority):
                 body = dict(form or {})
+                last_timestamp = self._last_timestamp
                 if share_code is not None:
-                    if self._wait_for_timestamp(priority) > 0:
+                    if waits and self._wait_for_timestamp(priority) > 0:
                         continue  # another request took it meanwhile
-                    body.update(self._signature(share_code))
-                return await self._send(method, path, body)
+                    body.update(self._signature(share_code, lead))
+                reply = await self._send(method, path, body)
+                if share_code is not None and _refused_signature(reply):
+                    # The gateway did not take this timestamp: it only requires newer ones
+                    # than it accepted. Nobody signed meanwhile (we hold the queue).
+                    self._last_timestamp = last_timestamp
+                return reply
 
     def _wait_for_timestamp(self, priority: Priority) -> float:
         """Seconds until this request may be signed with a timestamp newer than the last.
 
         A command may go as soon as the next second starts. A poll goes one second after
         the previous signed request: polls of many gateways then keep the pace each started
-        with instead of all going at the turn of every second.
+        with instead of all going at the turn of every second. Timestamps ahead of the local
+        clock (it stepped back, or they sign ahead of another client of the gateway) go one a
+        second at most, whatever the priority, so that they get no further ahead.
         """
         now = self._clock()
+        since_last = now - self._last_signed_at
+        if since_last < 0:
+            since_last = math.inf  # the clock stepped back: no telling how long ago that was
         wait = self._last_timestamp + 1 - now
         if wait > MAX_TIMESTAMP_WAIT:
-            return 0.0  # the clock stepped back: _signature takes the second after the last
-        if priority is not Priority.COMMAND:
-            wait = max(wait, self._last_signed_at + 1 - now)
+            wait = 1 - since_last  # ahead: _signature takes the second after the last
+        elif priority is not Priority.COMMAND:
+            wait = max(wait, 1 - since_last)
         return max(0.0, wait)
 
-    def _signature(self, share_code: str) -> dict[str, str]:
-        """Sign with the current second, newer than any timestamp sent to this gateway.
+    def _signature(self, share_code: str, lead: int = 0) -> dict[str, str]:
+        """Sign with the current second (plus ``lead``), newer than any sent to this gateway.
 
-        Called while holding the queue, once ``_wait_for_timestamp`` is zero: timestamps
-        leave in increasing order, from the future only after the local clock stepped back
-        (then the second after the last one, which the gateway's clock has already passed).
+        Called while holding the queue, once ``_wait_for_timestamp`` is zero (or with a
+        ``lead``): each timestamp is newer than every one the gateway took from this client
+        (a refused one may come again), from the future only after the local clock stepped
+        back (then the second after the last one, which the gateway's clock has already
+        passed) or after another client of the gateway was found signing ahead.
         """
         now = self._clock()
-        timestamp = max(int(now), self._last_timestamp + 1)
+        timestamp = max(int(now) + lead, self._last_timestamp + 1)
         self._last_timestamp = timestamp
         self._last_signed_at = now
         text = str(timestamp)
@@ -569,6 +639,11 @@ class _NotFoundError(TheKeysMalformedReplyError):
 
 def _is_busy(reply: dict[str, Any]) -> bool:
     return str(reply.get("status")) == "500" and str(reply.get("message", "")).lower() == "busy"
+
+
+def _refused_signature(reply: dict[str, Any]) -> bool:
+    """Whether a signed request was refused for its hmac or timestamp (33)."""
+    return _error_number(str(reply.get("status")).strip().lower(), reply.get("code")) == 33
 
 
 def _checked(

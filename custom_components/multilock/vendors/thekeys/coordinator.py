@@ -36,6 +36,7 @@ from .client import (
     TheKeysGateway,
     TheKeysTimeoutError,
     TheKeysUnconfirmedError,
+    TimestampConflictError,
 )
 from .const import (
     CONF_IDENTIFIER,
@@ -150,11 +151,14 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
         try:
             state = await self.gateway.lock_status(identifier, subentry.data[CONF_SHARE_CODE])
         except (InvalidHmacError, LockNotSharedError) as err:
-            # The client already tried a fresh timestamp: the code itself is refused.
+            # The client already signed ahead of any timestamp the gateway can have seen
+            # lately: the code itself is refused.
             self._report_share_code_rejected(identifier, subentry)
             return replace(lock, problem=str(err))
-        except TheKeysBusyError:
-            # A busy gateway says nothing about the lock: keep what it last reported.
+        except (TheKeysBusyError, TimestampConflictError) as err:
+            # Another client is using the gateway: nothing about the lock. Keep what it last
+            # reported.
+            LOGGER.debug("%s: %s not read this time: %s", self.name, subentry.title, err)
             return replace(lock, state=self._known_state(identifier))
         except TheKeysConnectionError as err:
             raise self._update_failed(err) from err

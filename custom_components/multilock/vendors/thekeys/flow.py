@@ -128,6 +128,7 @@ FORM_ERRORS = {
     "invalid_key": "invalid_key",
     "lock_connection_failed": "lock_unreachable",
     "busy": "busy",
+    "timestamp_conflict": "timestamp_conflict",
     "cannot_connect": "cannot_connect",
     "timeout": "cannot_connect",
     "malformed_reply": "malformed_reply",
