@@ -868,6 +868,14 @@ example:
         help="Key Certificate form when a request does not say (default false: native JSON)",
     )  # fmt: skip
     parser.add_argument(
+        "--duplicate-status", type=int, choices=(400, 409), default=400,
+        help="status of a serial number registered twice (%(default)s; the page does not say)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--validate-serials", action="store_true",
+        help="answer 400 to serial numbers that are not 16 hex digits",
+    )  # fmt: skip
+    parser.add_argument(
         "--log", type=Path, metavar="FILE",
         help="also append the request log (API keys and enrolment codes masked) to FILE",
     )  # fmt: skip
@@ -876,6 +884,8 @@ example:
 
 def _setup(args: argparse.Namespace) -> InVueApiSimulator:
     simulator = InVueApiSimulator(default_base64=args.base64_default)
+    simulator.duplicate_status = args.duplicate_status
+    simulator.validate_serials = args.validate_serials
     owners: list[str] = args.owner or [DEFAULT_OWNER]
     for owner in owners:
         simulator.add_account(

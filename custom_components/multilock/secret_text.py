@@ -2,16 +2,17 @@
 
 An API's error text may quote what was sent: an API key, a token, a password, an enrolment
 code. Every vendor's client passes such text through its ``SecretScrubber`` before the text
-goes into an exception (and so into a log line or the UI). No Home Assistant import here:
-the clients use it, and they could be published as libraries.
+goes into an exception (and so into a log line or the UI): a plain text with ``scrub``, a
+decoded JSON reply with ``scrub_values`` (its strings, never its keys). No Home Assistant
+import here: the clients use it, and they could be published as libraries.
 
-What is removed, case-insensitively:
+What is removed, case-insensitively, each as sent, JSON-escaped (``\\/`` and ``\\u`` forms)
+and URL-encoded:
 
-* each secret as sent, JSON-escaped (``\\/`` and ``\\u`` forms) and URL-encoded;
-* any part of a secret at least ``FRAGMENT`` characters long (an API that cuts a quote short,
-  or a text cut here, still leaks nothing longer);
-* a secret shorter than ``SHORT`` characters only where it stands alone (not inside a
-  longer word), so that a one-digit password does not shred every number of a message.
+* from a secret of ``FRAGMENT`` characters or more, any part of ``FRAGMENT`` characters or
+  more, wherever it is (an API that cuts a quote short still leaks nothing longer);
+* a shorter secret where it stands alone (not inside a longer word or number), so that a
+  short password does not shred every word that contains it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from typing import Final
 from urllib.parse import quote, quote_plus
 
 REDACTED: Final = "***"
-# Parts of a secret this long or longer are removed wherever they appear.
+# Parts this long or longer of a secret are removed wherever they appear; shorter secrets
+# only where they stand alone.
 FRAGMENT: Final = 10
-# Secrets shorter than this are removed only where they stand alone.
-SHORT: Final = 4
 
 type SecretSource = Callable[[], Iterable[str | None]]
 
@@ -66,6 +66,16 @@ class SecretScrubber:
 
     __call__ = scrub
 
+    def scrub_values(self, value: object) -> object:
+        """Return decoded JSON with every string (not the keys) scrubbed."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {key: self.scrub_values(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_values(item) for item in value]
+        return value
+
     def _held(self) -> set[str]:
         if self._current is None:
             return self._secrets
@@ -94,11 +104,9 @@ def _fold(text: str) -> str:
 
 def _occurrences(text: str, secret: str) -> list[tuple[int, int]]:
     """Where ``secret`` (or a long enough part of it) is in ``text`` (both folded)."""
-    if len(secret) < SHORT:
+    if len(secret) < FRAGMENT:
         pattern = rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])"
         return [match.span() for match in re.finditer(pattern, text)]
-    if len(secret) <= FRAGMENT:
-        return [match.span() for match in re.finditer(re.escape(secret), text)]
     parts = {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)}
     return [
         (start, start + FRAGMENT)

@@ -369,6 +369,7 @@ async def test_enrolling_a_registered_lock_recovers_its_certificate(
     assert cloud.sim.requests[-1].status == 200
     record = stored(hass_storage, loaded_entry.entry_id)["locks"][NEW]
     assert record == record | {"certificate": cloud.certificate(NEW), "recovered": True}
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_a_lost_enrolment_reply_is_recovered(
@@ -517,6 +518,7 @@ async def test_a_rate_limited_enrolment_is_sent_again_after_the_wait(
     first, second = cloud.times("POST")
     assert second - first >= 4  # Retry-After, on the shared clock
     assert stored(hass_storage, loaded_entry.entry_id)["locks"][NEW]["recovered"] is False
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_a_long_rate_limit_is_told_at_once(

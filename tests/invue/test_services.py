@@ -231,6 +231,17 @@ async def test_unenrol_a_lock(
     assert set(coordinator_of(loaded_entry).data.locks) == {FRONT, BACK}
 
 
+async def test_unenrol_without_asking_for_the_response(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    await hass.services.async_call(
+        DOMAIN, "unenroll_lock", {"serial": KIOSK, "confirm": True}, blocking=True
+    )
+    assert KIOSK not in cloud.sim.registrations
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(loaded_entry.subentries) == 2
+
+
 async def test_unenrol_a_lock_invue_no_longer_has(
     hass: HomeAssistant, cloud: Cloud, hass_storage: dict[str, Any], loaded_entry: MockConfigEntry
 ) -> None:

@@ -484,12 +484,12 @@ class InVueClient:
             ) from err
         _LOGGER.debug("%s %s -> %s", method, path, status)
         if status >= 400:
-            # Scrubbed whole, before anything is cut short: no part of a secret remains.
             raise _error(
                 status,
-                self._secrets.scrub(reason or ""),
-                self._secrets.scrub(text),
+                reason,
+                text,
                 _parse_retry_after(retry_after, self._clock()),
+                self._secrets,
             )
         if not text.strip():
             return None
@@ -512,8 +512,18 @@ def _certificate_of(reply: object) -> KeyCertificate:
     return KeyCertificate.from_reply(data.get("key"))
 
 
-def _error(status: int, reason: str | None, text: str, retry_after: float | None) -> InVueApiError:
-    """Return the error of a refusal, with InVue's message when it sent JSON."""
+def _error(
+    status: int,
+    reason: str | None,
+    text: str,
+    retry_after: float | None,
+    secrets: SecretScrubber,
+) -> InVueApiError:
+    """Return the error of a refusal, with InVue's message when it sent JSON.
+
+    The message is scrubbed of the client's secrets whole, before it is cut short: no part
+    of a secret remains.
+    """
     message: str | None = reason or _phrase(status)
     try:
         body = json.loads(text)
@@ -521,6 +531,7 @@ def _error(status: int, reason: str | None, text: str, retry_after: float | None
         body = None  # an HTML page from something in front of InVue: never quoted
     if isinstance(body, Mapping) and isinstance(body.get("msg"), str) and body["msg"]:
         message = body["msg"]
+    message = secrets.scrub(message) if message else None
     return _ERRORS.get(status, InVueApiError)(status, message, retry_after=retry_after)
 
 

@@ -3,8 +3,8 @@
 The account: API key, certificate owner and the Customer Intermediate Certificate (PEM,
 parsed with ``cryptography`` in an executor; its expiry is shown before the entry is made).
 The API key is checked with a GET of a serial number of the documented shape that no lock
-has (only 401 and 403 say that the key is refused). Each enrolled lock is a subentry; the enrolment code is sent to InVue once and
-never stored, shown back or logged.
+has (only 401 and 403 say that the key is refused). Each enrolled lock is a subentry; the
+enrolment code is sent to InVue once and never stored, shown back or logged.
 """
 
 from __future__ import annotations
@@ -310,8 +310,9 @@ async def async_enrol(
     """Enrol a lock; return its Key Certificate and whether it was already registered.
 
     A serial number already registered to the account answers 400 or 409 (the page does not
-    say which): its existing certificate is read instead. So is one whose enrolment reply was lost (the connection
-    broke, or the reply could not be read): the enrolment may have been done.
+    say which): its existing certificate is read instead. So is one whose enrolment reply was
+    lost (the connection broke, or the reply could not be read): the enrolment may have been
+    done.
     """
     client = client_for(hass, entry.data)
     try:
