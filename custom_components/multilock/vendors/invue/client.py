@@ -178,8 +178,9 @@ _ERRORS: Final[Mapping[int, type[InVueApiError]]] = {
     409: InVueConflictError,
     429: InVueRateLimitedError,
 }
-# Refusals of the key check that say nothing of the key: refused (401, 403), or answered
-# before the key is looked at (405, 429). Other 4xx came after the key was accepted.
+# Refusals of the key check that do not mean the key was accepted: it was refused (401,
+# 403), or the request was answered before the key was looked at (405, 429). Other 4xx came
+# after the key was accepted.
 _NOT_ACCEPTED: Final = frozenset({401, 403, 405, 429})
 
 
