@@ -17,8 +17,9 @@ Choices made where the pages leave them open:
   seed's two response forms carry different issuers ("wingman" base64, "customer" JSON) for one
   signature; the simulator does the same (:attr:`issuer_base64`, :attr:`issuer_json`).
 - Error bodies are ``{"status": <code>, "msg": <text>}``, the shape of the seed's success envelope.
-- A serial number is registered once, across owners: the same owner enrolling again gets 400,
-  another owner gets 403 on POST; GET/DELETE of a lock registered to someone else answer 404 ("The
+- A serial number is registered once, across owners: the same owner enrolling again gets
+  :attr:`duplicate_status` (400; the page does not say, 409 Conflict is as plausible), another
+  owner gets 403 on POST; GET/DELETE of a lock registered to someone else answer 404 ("The
   lock was not registered to the owner of the API key").
 - A request without ``base64`` gets :attr:`default_base64` (False: the seed's GET answers base64
   only when the parameter "is present and equals true"). POST reads the body field, GET the query.
@@ -33,6 +34,16 @@ Choices made where the pages leave them open:
 - :meth:`InVueApiSimulator.set_down` models a cloud outage as the provider's front end answering
   503 with an HTML page to every request; ``stop()`` then ``start()`` (same port) gives refused
   connections instead.
+
+Modes for what the pages leave open (all off by default):
+
+- :attr:`validate_serials`: serial numbers must have the documented shape (16 hex digits); any
+  other answers 400 once the API key is accepted (a key check with a made-up serial then fails).
+- :attr:`echo_secrets`: error messages quote the request's API key and enrolment code, as a
+  careless API does.
+- The ``rate_limited`` fault answers 429 with ``Retry-After`` (:attr:`retry_after_date`: an HTTP
+  date instead of seconds) and keeps answering 429 to that API key until the wait is over on
+  the simulator's ``clock``: a client that comes back too early is refused again.
 """
 
 from __future__ import annotations
@@ -44,9 +55,11 @@ from collections.abc import Callable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
 import datetime as dt
+from email.utils import formatdate
 import hashlib
 import json
 import logging
+import math
 from pathlib import Path
 import re
 import secrets
@@ -70,9 +83,16 @@ ROOT_NAME = "InVue Simulator Root CA"
 COLLECTION = "/v1/dlock"
 MSG_OK = "DLock registered successfully"  # the seed repeats it for GET too
 _RESOURCE = re.compile(r"^/v1/dlock/([^/]+)$")
+_SERIAL_SHAPE = re.compile(r"[0-9a-fA-F]{16}")
 
 FaultKind = Literal[
-    "delay", "disconnect", "disconnect_after", "http_error", "malformed", "unavailable"
+    "delay",
+    "disconnect",
+    "disconnect_after",
+    "http_error",
+    "malformed",
+    "unavailable",
+    "rate_limited",
 ]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 KeyFactory = Callable[[], rsa.RSAPrivateKey]
@@ -264,7 +284,7 @@ class RecordedRequest:
     owner: str | None  # owner of a valid API key, else None
     headers: dict[str, str]
     body: bytes
-    received_at: float  # time.monotonic()
+    received_at: float  # the simulator's clock (time.time unless given)
     status: int | None = None  # None: disconnected
     fault: str | None = None
 
@@ -331,8 +351,15 @@ class InVueApiSimulator:
         *,
         default_base64: bool = False,
         key_factory: KeyFactory | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.default_base64 = default_base64
+        self.duplicate_status = 400
+        self.validate_serials = False
+        self.echo_secrets = False
+        self.retry_after_date = False
+        self._clock = clock
+        self._held_until: dict[str | None, float] = {}  # API key -> end of its 429 wait
         self.issuer_base64 = "wingman"  # the seed's base64 example
         self.issuer_json = "customer"  # the seed's JSON example
         self.key_valid = 0
@@ -480,8 +507,10 @@ class InVueApiSimulator:
         before doing anything; ``disconnect_after`` does the work (an enrolment is registered) and
         then drops the connection instead of replying; ``http_error`` answers 500 with an HTML
         page; ``malformed`` answers 200 with a body that is not JSON; ``unavailable`` answers 503
-        with an HTML page. ``method`` limits the fault to one HTTP method. aiohttp clients retry an
-        idempotent request (GET, DELETE) once after a dropped connection: ``times=2`` makes such a
+        with an HTML page; ``rate_limited`` answers 429 with ``Retry-After: seconds`` and answers
+        429 to every request with the same API key until ``seconds`` have passed. ``method``
+        limits the fault to one HTTP method. aiohttp clients retry an idempotent request (GET,
+        DELETE) once after a dropped connection: ``times=2`` makes such a
         GET fail.
         """
         if kind not in FAULT_KINDS:
@@ -563,7 +592,7 @@ class InVueApiSimulator:
             self._owner_of(token),
             dict(request.headers),
             body,
-            time.monotonic(),
+            self._clock(),
         )
         self.requests.append(record)
         response = await self._respond(request, record, token)
@@ -578,9 +607,16 @@ class InVueApiSimulator:
         if self.down:
             record.fault = "down"
             return web.Response(status=503, text=_HTML_503, content_type="text/html")
+        held = self._held_until.get(token, -math.inf) - self._clock()
+        if held > 0:
+            record.fault = "rate_limited"
+            return self._rate_limited(held)
         fault = self._take_fault(request.method, request.path)
         if fault is not None:
             record.fault = fault.kind
+            if fault.kind == "rate_limited":
+                self._held_until[token] = self._clock() + fault.seconds
+                return self._rate_limited(fault.seconds)
             if fault.kind == "delay":
                 await asyncio.sleep(fault.seconds)
             elif fault.kind != "disconnect_after":
@@ -596,12 +632,36 @@ class InVueApiSimulator:
         try:
             return await self._dispatch(request, record, token)
         except ApiError as err:
-            response = web.json_response({"status": err.status, "msg": err.msg}, status=err.status)
+            msg = err.msg + (self._echo(record, token) if self.echo_secrets else "")
+            response = web.json_response({"status": err.status, "msg": msg}, status=err.status)
             if err.status == 405:
                 response.headers["Allow"] = "POST" if request.path == COLLECTION else "GET, DELETE"
             if err.status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="api.invue.com"'
             return response
+
+    def _rate_limited(self, seconds: float) -> web.Response:
+        wait = math.ceil(seconds)
+        retry_after = (
+            formatdate(math.ceil(self._clock() + seconds), usegmt=True)
+            if self.retry_after_date
+            else str(wait)
+        )
+        return web.json_response(
+            {"status": 429, "msg": f"Too many requests: retry in {wait} s"},
+            status=429,
+            headers={"Retry-After": retry_after},
+        )
+
+    @staticmethod
+    def _echo(record: RecordedRequest, token: str | None) -> str:
+        """What a careless API quotes back: the request's API key and enrolment code."""
+        try:
+            body: object = json.loads(record.body) if record.body else None
+        except ValueError, UnicodeDecodeError:
+            body = None
+        code = body.get("enrolment_code") if isinstance(body, dict) else None
+        return f" (request: accessToken={token}, enrolment_code={code})"
 
     @staticmethod
     def _faulty(kind: str, request: web.Request) -> web.StreamResponse:
@@ -632,6 +692,7 @@ class InVueApiSimulator:
             raise ApiError(405, "No such method")
         owner = self._authorise(record, token)
         serial = match.group(1)
+        self._check_serial(serial)
         registration = self.registrations.get(serial)
         if registration is None or registration.owner != owner:
             raise ApiError(404, "The Lock Serial Number was not found")
@@ -641,6 +702,10 @@ class InVueApiSimulator:
         want = request.query.get("base64")
         as_base64 = self.default_base64 if want is None else want.lower() == "true"
         return self._certificate_reply(registration, as_base64)
+
+    def _check_serial(self, serial: str) -> None:
+        if self.validate_serials and not _SERIAL_SHAPE.fullmatch(serial):
+            raise ApiError(400, "Invalid serial number: 16 hexadecimal digits expected")
 
     def _authorise(self, record: RecordedRequest, token: str | None) -> str:
         if token is None:
@@ -656,13 +721,14 @@ class InVueApiSimulator:
         if request.content_type != "application/json":
             raise ApiError(400, "Content-Type must be application/json")
         enrolment = _parse_enrolment(record.body)
+        self._check_serial(enrolment.serial)
         if enrolment.certificate != owner:
             raise ApiError(403, "The certificate is not one of the owner of the accessToken")
         existing = self.registrations.get(enrolment.serial)
         if existing is not None and existing.owner != owner:
             raise ApiError(403, "The lock is registered to another owner")
         if existing is not None:
-            raise ApiError(400, "The Lock Serial Number is already registered")
+            raise ApiError(self.duplicate_status, "The Lock Serial Number is already registered")
         lock = self.locks.get(enrolment.serial)
         if lock is None or not secrets.compare_digest(
             lock.enrolment_code.encode(), enrolment.enrolment_code.encode()
@@ -802,6 +868,14 @@ example:
         help="Key Certificate form when a request does not say (default false: native JSON)",
     )  # fmt: skip
     parser.add_argument(
+        "--duplicate-status", type=int, choices=(400, 409), default=400,
+        help="status of a serial number registered twice (%(default)s; the page does not say)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--validate-serials", action="store_true",
+        help="answer 400 to serial numbers that are not 16 hex digits",
+    )  # fmt: skip
+    parser.add_argument(
         "--log", type=Path, metavar="FILE",
         help="also append the request log (API keys and enrolment codes masked) to FILE",
     )  # fmt: skip
@@ -810,6 +884,8 @@ example:
 
 def _setup(args: argparse.Namespace) -> InVueApiSimulator:
     simulator = InVueApiSimulator(default_base64=args.base64_default)
+    simulator.duplicate_status = args.duplicate_status
+    simulator.validate_serials = args.validate_serials
     owners: list[str] = args.owner or [DEFAULT_OWNER]
     for owner in owners:
         simulator.add_account(

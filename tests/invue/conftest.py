@@ -1,9 +1,15 @@
-"""Fixtures for InVue: a simulated InVue API on loopback, stores (areas) and an account."""
+"""Fixtures for InVue: a simulated InVue API on loopback, stores (areas) and an account.
+
+The simulated API and the clients Home Assistant makes share a ``FakeClock`` (tests/clock.py):
+a ``Retry-After`` is waited out without the test waiting for it; a test marked ``real_clock``
+plays it out on the real clock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 import itertools
 from typing import Any
 
@@ -15,9 +21,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.multilock.const import DOMAIN
+from custom_components.multilock.vendors.invue import coordinator as coordinator_module
+from custom_components.multilock.vendors.invue.client import InVueClient
 from custom_components.multilock.vendors.invue.coordinator import InVueCoordinator
 from custom_components.multilock.vendors.invue.store import DATA_KEY_STORES
 from simulators.invue import SEED_ENROLMENT_CODE, InVueApiSimulator
+from tests.clock import Clock, FakeClock, RealClock, on_real_clock, register_marker
 
 OWNER = "Demo Retail Ltd"
 OTHER = "Other Stores plc"
@@ -56,10 +65,36 @@ class Cloud:
         """The base64 Key Certificate InVue holds for a registered lock."""
         return self.sim.registrations[serial].certificate.as_base64(self.sim.issuer_base64)
 
+    def times(self, method: str, serial: str | None = None) -> list[float]:
+        """When the requests of a method (for one serial number's resource) were received."""
+        path = "/v1/dlock" if serial is None else f"/v1/dlock/{serial}"
+        return [r.received_at for r in self.sim.requests if (r.method, r.path) == (method, path)]
+
     def sent(self, method: str, serial: str | None = None) -> int:
         """Requests of a method received (for one serial number's resource)."""
         path = "/v1/dlock" if serial is None else f"/v1/dlock/{serial}"
         return self.sim.count(path, method)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the real_clock marker."""
+    register_marker(config)
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock of the simulated API and of every client Home Assistant makes.
+
+    A ``FakeClock``, given to the clients (as their clock and sleep) through the name
+    ``InVueClient`` in the module that makes them; the real clock for a test marked
+    ``real_clock``.
+    """
+    if on_real_clock(request):
+        return RealClock()
+    fake = FakeClock()
+    client = partial(InVueClient, clock=fake.time, sleep=fake.sleep)
+    monkeypatch.setattr(coordinator_module, "InVueClient", client)
+    return fake
 
 
 @pytest.fixture
@@ -69,9 +104,9 @@ def intermediate_days() -> float:
 
 
 @pytest.fixture
-async def cloud(intermediate_days: float) -> AsyncIterator[Cloud]:
-    """A started InVue simulator: the owner's account, and four locks to enrol."""
-    sim = InVueApiSimulator(key_factory=_keys())
+async def cloud(intermediate_days: float, clock: Clock) -> AsyncIterator[Cloud]:
+    """A started InVue simulator on the test's clock: the owner's account, four locks to enrol."""
+    sim = InVueApiSimulator(key_factory=_keys(), clock=clock.time)
     api_key = sim.add_account(OWNER, valid_days=intermediate_days)
     sim.add_lock(FRONT, SEED_ENROLMENT_CODE, "CAM")
     sim.add_lock(BACK)

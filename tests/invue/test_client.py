@@ -7,6 +7,7 @@ import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 import json
+import re
 from typing import Any
 
 import aiohttp
@@ -23,18 +24,22 @@ from custom_components.multilock.vendors.invue.client import (
     InVueBadRequestError,
     InVueCertificateError,
     InVueClient,
+    InVueConflictError,
     InVueConnectionError,
     InVueForbiddenError,
     InVueMalformedReplyError,
     InVueMethodNotAllowedError,
     InVueNotFoundError,
+    InVueRateLimitedError,
     InVueTimeoutError,
     KeyCertificate,
     KeyValidity,
     _certificate_of,
+    _parse_retry_after,
     parse_intermediate,
 )
 from simulators.invue import SEED_ENROLMENT_CODE
+from tests.clock import Clock
 
 from .conftest import BACK, FRONT, KIOSK, NEW, OTHER, OWNER, Cloud
 
@@ -78,9 +83,24 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def _client(
-    session: aiohttp.ClientSession, cloud: Cloud, api_key: str | None = None, timeout: float = 5
+    session: aiohttp.ClientSession,
+    cloud: Cloud,
+    api_key: str | None = None,
+    timeout: float = 5,
+    clock: Clock | None = None,
 ) -> InVueClient:
-    return InVueClient(session, api_key or cloud.api_key, base_url=cloud.sim.url, timeout=timeout)
+    if clock is None:
+        return InVueClient(
+            session, api_key or cloud.api_key, base_url=cloud.sim.url, timeout=timeout
+        )
+    return InVueClient(
+        session,
+        api_key or cloud.api_key,
+        base_url=cloud.sim.url,
+        timeout=timeout,
+        clock=clock.time,
+        sleep=clock.sleep,
+    )
 
 
 def test_the_seed_certificate_decodes_into_its_fields() -> None:
@@ -193,7 +213,7 @@ async def test_delete_then_not_found(session: aiohttp.ClientSession, cloud: Clou
 
 async def test_the_api_key_check(session: aiohttp.ClientSession, cloud: Cloud) -> None:
     await _client(session, cloud).check_api_key()
-    assert cloud.sim.requests[-1].path == f"/v1/dlock/{PROBE_SERIAL}"
+    assert cloud.sim.requests[-1].path == "/v1/dlock/0000000000000000"  # the documented shape
     assert cloud.sim.requests[-1].status == 404
     with pytest.raises(InVueAuthenticationError) as err:
         await _client(session, cloud, api_key="0.0.0").check_api_key()
@@ -201,6 +221,107 @@ async def test_the_api_key_check(session: aiohttp.ClientSession, cloud: Cloud) -
     cloud.sim.revoke_api_key(cloud.api_key)
     with pytest.raises(InVueAuthenticationError):
         await _client(session, cloud).check_api_key()
+
+
+async def test_the_api_key_check_with_an_api_that_checks_serial_numbers(
+    session: aiohttp.ClientSession, cloud: Cloud
+) -> None:
+    """An API that answers 400 to a serial number of another shape still accepts the key."""
+    cloud.sim.validate_serials = True
+    client = _client(session, cloud)
+    with pytest.raises(InVueBadRequestError):
+        await client.key_certificate("multilock-api-key-check")
+    await client.check_api_key()
+    assert cloud.sim.requests[-1].status == 404
+    # Any other refusal after the key was accepted says the same; 401 and 403 do not.
+    cloud.sim.enrol(PROBE_SERIAL, OWNER)
+    await client.check_api_key()
+    assert cloud.sim.requests[-1].status == 200
+    with pytest.raises(InVueAuthenticationError):
+        await _client(session, cloud, api_key="0.0.0").check_api_key()
+    # Answers that say nothing of the key are errors: a server error, a rate limit.
+    cloud.sim.inject_fault("/v1/dlock", "unavailable")
+    with pytest.raises(InVueApiError):
+        await client.check_api_key()
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", seconds=60)
+    with pytest.raises(InVueRateLimitedError):
+        await client.check_api_key()
+
+
+@pytest.mark.parametrize("status", [400, 409])
+async def test_a_serial_number_registered_twice(
+    session: aiohttp.ClientSession, cloud: Cloud, status: int
+) -> None:
+    cloud.sim.duplicate_status = status
+    cloud.sim.enrol(KIOSK, OWNER)
+    client = _client(session, cloud)
+    with pytest.raises(InVueBadRequestError if status == 400 else InVueConflictError) as err:
+        await client.enrol(KIOSK, certificate_owner=OWNER, enrolment_code=cloud.code(KIOSK))
+    assert err.value.status == status
+    assert "already registered" in str(err.value)
+
+
+@pytest.mark.parametrize("as_date", [False, True])
+async def test_a_rate_limit_is_waited_out_once(
+    session: aiohttp.ClientSession, cloud: Cloud, clock: Clock, as_date: bool
+) -> None:
+    """The request goes again once Retry-After (seconds or an HTTP date) is over."""
+    cloud.sim.retry_after_date = as_date
+    cloud.sim.enrol(FRONT, OWNER)
+    client = _client(session, cloud, clock=clock)
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", seconds=3, method="DELETE")
+    await client.delete(FRONT)
+    assert FRONT not in cloud.sim.registrations
+    first, second = cloud.times("DELETE", FRONT)
+    assert second - first >= 3
+    assert [r.status for r in cloud.sim.requests] == [429, 204]
+    # Enrolment too: InVue did not handle the refused request, so it is sent once more.
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", seconds=2, method="POST")
+    await client.enrol(FRONT, certificate_owner=OWNER, enrolment_code=cloud.code(FRONT))
+    assert [r.status for r in cloud.sim.requests[-2:]] == [429, 200]
+    # Still limited after the wait: the error says how long to wait.
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", times=2, seconds=2)
+    with pytest.raises(InVueRateLimitedError) as err:
+        await client.delete(FRONT)
+    assert err.value.retry_after == pytest.approx(2, abs=1)  # an HTTP date has whole seconds
+    assert re.search(r"; retry after [23] s\)$", str(err.value))
+    assert FRONT in cloud.sim.registrations
+
+
+async def test_a_long_rate_limit_is_not_waited_for(
+    session: aiohttp.ClientSession, cloud: Cloud, clock: Clock
+) -> None:
+    cloud.sim.enrol(FRONT, OWNER)
+    client = _client(session, cloud, clock=clock)
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", seconds=120)
+    started = clock.time()
+    with pytest.raises(InVueRateLimitedError) as err:
+        await client.delete(FRONT)
+    assert clock.time() - started < 5
+    assert err.value.retry_after == 120
+    assert cloud.sent("DELETE", FRONT) == 1
+
+
+async def test_no_secret_in_an_error_even_when_invue_quotes_it(
+    session: aiohttp.ClientSession, cloud: Cloud
+) -> None:
+    """An API whose error messages quote the API key and the enrolment code sent."""
+    cloud.sim.echo_secrets = True
+    client = _client(session, cloud)
+    code = cloud.code(NEW)
+    wrong_code = code[:-8] + "AAAAAAA="
+    with pytest.raises(InVueBadRequestError) as refused:
+        await client.enrol(NEW, certificate_owner=OWNER, enrolment_code=wrong_code)
+    assert wrong_code in cloud.sim.requests[-1].body.decode()  # it was sent, and quoted
+    cloud.sim.revoke_api_key(cloud.api_key)
+    with pytest.raises(InVueAuthenticationError) as revoked:
+        await client.key_certificate(FRONT)
+    for err in (refused.value, revoked.value):
+        text = f"{err} {err.message}"
+        assert cloud.api_key not in text
+        assert all(part not in text for part in (wrong_code[:40], cloud.api_key[:33]))
+        assert "***" in text  # the rest of InVue's message is kept
+    assert "Invalid installer code" in str(refused.value)
 
 
 async def test_each_refusal_has_its_meaning(session: aiohttp.ClientSession, cloud: Cloud) -> None:
@@ -345,3 +466,19 @@ def test_an_intermediate_without_common_name() -> None:
     )
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
     assert parse_intermediate(pem).common_name is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("7", 7.0),
+        ("-5", 0.0),
+        ("inf", None),
+        ("soon", None),
+        ("Fri, 15 Jan 2027 08:00:03 GMT", 3.0),
+        ("Fri, 15 Jan 2027 08:00:03 -0000", 3.0),  # no zone: UTC
+    ],
+)
+def test_retry_after(value: str | None, seconds: float | None) -> None:
+    assert _parse_retry_after(value, 1_800_000_000.0) == seconds

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, storage
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -29,6 +32,7 @@ from .conftest import (
     coordinator_of,
     sensor,
     set_up,
+    store_certificates,
     stored,
 )
 
@@ -337,14 +341,21 @@ async def test_enrol_a_lock(
     )
 
 
+@pytest.mark.parametrize("duplicate_status", [400, 409])
 async def test_enrolling_a_registered_lock_recovers_its_certificate(
     hass: HomeAssistant,
     cloud: Cloud,
     areas: dict[str, str],
     hass_storage: dict[str, Any],
     loaded_entry: MockConfigEntry,
+    duplicate_status: int,
 ) -> None:
-    """The lock was enrolled before (another backend, or a previous Home Assistant)."""
+    """The lock was enrolled before (another backend, or a previous Home Assistant).
+
+    The page does not say how InVue refuses a serial number registered twice: 400 and 409
+    Conflict both lead to the certificate InVue holds.
+    """
+    cloud.sim.duplicate_status = duplicate_status
     cloud.sim.enrol(NEW, OWNER)
     flow = await _enrol_form(hass, loaded_entry)
     # Even with a code that no longer matches: the lock is this account's.
@@ -354,10 +365,11 @@ async def test_enrolling_a_registered_lock_recovers_its_certificate(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"Lock {NEW}"
     assert cloud.sent("POST") == 1
-    assert cloud.sim.requests[-2].status == 400
+    assert cloud.sim.requests[-2].status == duplicate_status
     assert cloud.sim.requests[-1].status == 200
     record = stored(hass_storage, loaded_entry.entry_id)["locks"][NEW]
     assert record == record | {"certificate": cloud.certificate(NEW), "recovered": True}
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_a_lost_enrolment_reply_is_recovered(
@@ -467,3 +479,148 @@ async def test_enrol_in_an_entry_that_is_not_loaded(
     assert BACK in stored(hass_storage, entry.entry_id)["locks"]
     assert FRONT not in stored(hass_storage, entry.entry_id)["locks"]
     assert SHOP_1 in areas
+
+
+async def test_set_up_an_account_with_an_api_that_checks_serial_numbers(
+    hass: HomeAssistant, cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The key check does not depend on InVue accepting a made-up serial number."""
+    cloud.sim.validate_serials = True
+    flow = await _account_form(hass)
+    result = await _submit(hass, flow["flow_id"], _account_input(cloud))
+    assert result["step_id"] == "invue_certificate"
+    result = await _submit(hass, flow["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # The first daily check (at start) was answered too: nothing to report.
+    assert result["result"].state is ConfigEntryState.LOADED
+    assert "InVue cannot finish its work" not in caplog.text
+    assert [r.status for r in cloud.sim.requests] == [404, 404]
+    # A refused key is still told apart.
+    flow = await _account_form(hass)
+    result = await _submit(
+        hass, flow["flow_id"], _account_input(cloud, api_key="0.0.0", owner=OTHER)
+    )
+    assert result["errors"] == {"base": "invue_invalid_auth"}
+
+
+async def test_a_rate_limited_enrolment_is_sent_again_after_the_wait(
+    hass: HomeAssistant,
+    cloud: Cloud,
+    areas: dict[str, str],
+    hass_storage: dict[str, Any],
+    loaded_entry: MockConfigEntry,
+) -> None:
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", seconds=4, method="POST")
+    flow = await _enrol_form(hass, loaded_entry)
+    result = await _enrol(hass, flow["flow_id"], _lock_input(cloud, areas))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    first, second = cloud.times("POST")
+    assert second - first >= 4  # Retry-After, on the shared clock
+    assert stored(hass_storage, loaded_entry.entry_id)["locks"][NEW]["recovered"] is False
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_a_long_rate_limit_is_told_at_once(
+    hass: HomeAssistant, cloud: Cloud, areas: dict[str, str], loaded_entry: MockConfigEntry
+) -> None:
+    cloud.sim.inject_fault("/v1/dlock", "rate_limited", seconds=600, method="POST")
+    flow = await _enrol_form(hass, loaded_entry)
+    result = await _enrol(hass, flow["flow_id"], _lock_input(cloud, areas))
+    assert result["errors"] == {"base": "invue_rate_limited"}
+    assert cloud.sent("POST") == 1
+    assert NEW not in cloud.sim.registrations
+
+
+async def test_enrolling_a_lock_right_after_another_keeps_both_certificates(
+    hass: HomeAssistant,
+    cloud: Cloud,
+    areas: dict[str, str],
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The entry reloads after the first lock's subentry while the second lock's enrolment
+    is still writing its certificate (scripts/develop enrols three locks this way).
+
+    Writes of the certificates wait for the test's go-ahead (a disk that takes its time), so
+    that the reload lands where it did on a real disk: after the second certificate was
+    kept, before its subentry was added.
+    """
+    for serial in (FRONT, BACK):
+        cloud.sim.enrol(serial, OWNER)
+    entry = account_entry(cloud, locks={FRONT: areas[SHOP_1], BACK: areas[SHOP_1]})
+    store_certificates(
+        hass_storage, entry.entry_id, {s: cloud.certificate(s) for s in (FRONT, BACK)}
+    )
+    await set_up(hass, entry)
+    first_runtime = coordinator_of(entry)
+    writes = SlowDisk(f"multilock.invue.{entry.entry_id}")
+    with patch.object(storage.Store, "_async_write_data", writes.method()):
+        flow = await _enrol_form(hass, entry)
+        first = asyncio.create_task(_enrol(hass, flow["flow_id"], _lock_input(cloud, areas, KIOSK)))
+        await _until(lambda: writes.waiting == 1)  # KIOSK's certificate is being written
+        flow = await _enrol_form(hass, entry)
+        second = asyncio.create_task(_enrol(hass, flow["flow_id"], _lock_input(cloud, areas, NEW)))
+        await _until(lambda: NEW in first_runtime.keys.certificates)  # queued behind it
+        writes.allow(1)  # KIOSK's subentry is added: the entry reloads
+        await _until(
+            lambda: (
+                NEW not in first_runtime.keys.certificates
+                or (
+                    entry.state is ConfigEntryState.LOADED
+                    and coordinator_of(entry) is not first_runtime
+                )
+            )
+        )
+        writes.allow_all()
+        results = [await first, await second]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [result["type"] for result in results] == [FlowResultType.CREATE_ENTRY] * 2
+    assert "Forgetting the stored Key Certificate" not in caplog.text
+    assert "is unavailable: no Key Certificate is stored" not in caplog.text
+    locks = stored(hass_storage, entry.entry_id)["locks"]
+    assert locks[NEW]["certificate"] == cloud.certificate(NEW)
+    assert locks[NEW]["recovered"] is False  # kept, not fetched again
+    assert cloud.sent("GET", NEW) == 0
+    for serial in (KIOSK, NEW):
+        assert hass.states.get(sensor(hass, entry, serial, "key_certificate")).state == "valid"
+
+
+class SlowDisk:
+    """Writes of one storage key that wait for the test's go-ahead, one at a time."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        self._write = storage.Store._async_write_data  # hass_storage's, in memory
+        self._allowed = asyncio.Semaphore(0)
+        self._all = False
+        self.waiting = 0
+
+    def method(self) -> Callable[[storage.Store[Any], dict[str, Any]], Awaitable[None]]:
+        """``Store._async_write_data`` on this disk."""
+
+        async def write(store: storage.Store[Any], data: dict[str, Any]) -> None:
+            if store.key == self._key and not self._all:
+                self.waiting += 1
+                try:
+                    await self._allowed.acquire()
+                finally:
+                    self.waiting -= 1
+            await self._write(store, data)
+
+        return write
+
+    def allow(self, count: int) -> None:
+        for _ in range(count):
+            self._allowed.release()
+
+    def allow_all(self) -> None:
+        self._all = True
+        self.allow(self.waiting)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition`` holds (at most 10 s)."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 (states of Home Assistant, no event to wait on)
+            await asyncio.sleep(0.01)

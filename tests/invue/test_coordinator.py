@@ -237,3 +237,36 @@ async def test_unload_and_names(
     # The actions stay registered, and now find no lock.
     assert hass.services.has_service(DOMAIN, "get_key_certificates")
     assert await _get(hass, SHOP_1) == {"accounts": []}
+
+
+async def test_the_daily_key_check_with_an_api_that_checks_serial_numbers(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    cloud: Cloud,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cloud.sim.validate_serials = True
+    freezer.tick(timedelta(hours=24))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert cloud.sim.requests[-1].status == 404
+    assert "InVue cannot finish its work" not in caplog.text
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_no_secret_in_a_warning_when_invue_quotes_it(
+    hass: HomeAssistant,
+    cloud: Cloud,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    no_secret_logged: None,
+) -> None:
+    """A refusal that quotes the API key is logged, scrubbed of it."""
+    cloud.sim.echo_secrets = True
+    cloud.sim.revoke_api_key(cloud.api_key)
+    await coordinator_of(loaded_entry).async_maintain()
+    warning = next(r for r in caplog.records if "cannot finish its work" in r.getMessage())
+    assert "InVue refused the API key" in warning.getMessage()
+    assert "accessToken=***" in warning.getMessage()
+    await hass.async_block_till_done(wait_background_tasks=True)

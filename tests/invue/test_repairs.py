@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.multilock.const import DOMAIN
 from custom_components.multilock.issues import async_raise_issue
@@ -182,3 +183,41 @@ async def test_the_repair_of_a_removed_entry(
     result = await flows.async_init(DOMAIN, data={"issue_id": issue_id})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_removed"
+
+
+@pytest.mark.parametrize("intermediate_days", [10])
+async def test_a_renewal_that_still_expires_soon_keeps_the_repair(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    cloud: Cloud,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Renewed through the repair, as the frontend does it, with 20 days left: it stays."""
+    assert await async_setup_component(hass, REPAIRS, {})
+    client = await hass_client()
+    issue_id = intermediate_issue_id(loaded_entry.entry_id)
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow_id = (await response.json())["flow_id"]
+    renewed = cloud.sim.renew_intermediate(OWNER, valid_days=20.5)
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow_id}", json={"intermediate": cloud.pem()}
+    )
+    assert (await response.json())["step_id"] == "confirm"
+    response = await client.post(f"/api/repairs/issues/fix/{flow_id}", json={})
+    result = await response.json()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert loaded_entry.data["intermediate"] == cloud.pem()
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    issue = _issue(hass, loaded_entry)
+    assert issue is not None
+    # Installed, and the user is told why the repair stays.
+    assert result["type"] == "abort"
+    assert result["reason"] == "still_expiring"
+    assert result["description_placeholders"]["days"] == "20"
+    assert issue.translation_key == "invue_intermediate_expiring"
+    assert issue.translation_placeholders["expiry"] == (
+        renewed.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
+    )
+    assert issue.translation_placeholders["days"] == "20"

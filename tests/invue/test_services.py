@@ -231,6 +231,17 @@ async def test_unenrol_a_lock(
     assert set(coordinator_of(loaded_entry).data.locks) == {FRONT, BACK}
 
 
+async def test_unenrol_without_asking_for_the_response(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    await hass.services.async_call(
+        DOMAIN, "unenroll_lock", {"serial": KIOSK, "confirm": True}, blocking=True
+    )
+    assert KIOSK not in cloud.sim.registrations
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(loaded_entry.subentries) == 2
+
+
 async def test_unenrol_a_lock_invue_no_longer_has(
     hass: HomeAssistant, cloud: Cloud, hass_storage: dict[str, Any], loaded_entry: MockConfigEntry
 ) -> None:
@@ -370,3 +381,66 @@ async def test_removing_the_entry_removes_its_certificates(
     await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert key not in hass_storage
+
+
+# -- rate limits, and a bulk unenrolment that stops ---------------------------------------------
+
+
+async def test_a_rate_limited_unenrolment_is_sent_again_after_the_wait(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    cloud.sim.inject_fault("/v1/dlock/", "rate_limited", seconds=5, method="DELETE")
+    response = await _unenroll(hass, {"serial": KIOSK, "confirm": True})
+    assert response == {"locks": {KIOSK: "deleted"}}
+    first, second = cloud.times("DELETE", KIOSK)
+    assert second - first >= 5
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert KIOSK not in {s.unique_id for s in loaded_entry.subentries.values()}
+
+
+async def test_a_bulk_unenrolment_that_stops_returns_what_it_did(
+    hass: HomeAssistant, cloud: Cloud, hass_storage: dict[str, Any], loaded_entry: MockConfigEntry
+) -> None:
+    """InVue limits the rate for longer than is waited for at the second lock of three."""
+    cloud.sim.inject_fault(f"/v1/dlock/{BACK}", "rate_limited", seconds=300, method="DELETE")
+    response = await _unenroll(hass, {"serial": [FRONT, BACK, KIOSK], "confirm": True})
+    assert response["locks"] == {FRONT: "deleted", BACK: "failed", KIOSK: "not_sent"}
+    assert "InVue is limiting the requests made with this API key" in response["error"]
+    assert "retry after 300 s" in response["error"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert FRONT not in cloud.sim.registrations
+    assert {BACK, KIOSK} <= cloud.sim.registrations.keys()
+    assert cloud.sent("DELETE", KIOSK) == 0
+    # What was done is done here too: the first lock is gone, the others stay.
+    assert {s.unique_id for s in loaded_entry.subentries.values()} == {BACK, KIOSK}
+    assert stored(hass_storage, loaded_entry.entry_id)["locks"].keys() == {BACK, KIOSK}
+
+
+async def test_a_bulk_unenrolment_that_stops_without_a_response_fails(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry
+) -> None:
+    cloud.sim.inject_fault(f"/v1/dlock/{BACK}", "rate_limited", seconds=300, method="DELETE")
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "unenroll_lock",
+            {"serial": [FRONT, BACK, KIOSK], "confirm": True},
+            blocking=True,
+        )
+    assert err.value.translation_key == "invue_rate_limited"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert {s.unique_id for s in loaded_entry.subentries.values()} == {BACK, KIOSK}
+
+
+async def test_no_secret_in_an_unenrolment_error_when_invue_quotes_it(
+    hass: HomeAssistant, cloud: Cloud, loaded_entry: MockConfigEntry, no_secret_logged: None
+) -> None:
+    cloud.sim.echo_secrets = True
+    cloud.sim.revoke_api_key(cloud.api_key)
+    with pytest.raises(HomeAssistantError) as err:
+        await _unenroll(hass, {"serial": KIOSK, "confirm": True})
+    assert err.value.translation_key == "invue_authentication"
+    assert cloud.api_key in cloud.sim.requests[-1].headers["Authorization"]
+    quoted = " ".join([str(err.value), *err.value.translation_placeholders.values()])
+    assert cloud.api_key[:20] not in quoted
+    await hass.async_block_till_done(wait_background_tasks=True)

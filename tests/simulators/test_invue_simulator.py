@@ -445,6 +445,70 @@ async def test_requests_are_recorded_and_logs_masked(
     assert OWNER in caplog.text
 
 
+# ----- modes for what the pages leave open -------------------------------------------------------
+async def test_the_status_of_a_serial_registered_twice(ctx: Ctx) -> None:
+    assert (await ctx.enrol()).status == 200
+    ctx.sim.duplicate_status = 409
+    again = await ctx.enrol()
+    assert (again.status, again.json()["status"]) == (409, 409)
+    assert "already registered" in str(again.json()["msg"])
+    # Another owner is still refused with 403.
+    assert (await ctx.enrol(enrolment(certificate=OTHER), token=ctx.other_key)).status == 403
+
+
+async def test_serial_numbers_of_the_documented_shape(ctx: Ctx) -> None:
+    made_up = "/v1/dlock/multilock-api-key-check"
+    assert (await ctx.call("GET", made_up)).status == 404
+    ctx.sim.validate_serials = True
+    for method in ("GET", "DELETE"):
+        reply = await ctx.call(method, made_up)
+        assert (reply.status, reply.json()["status"]) == (400, 400)
+        assert (await ctx.call(method, made_up, token="0.0.0")).status == 401  # the key first
+    assert (await ctx.call("GET", "/v1/dlock/0000000000000000")).status == 404
+    assert (await ctx.call("GET", "/v1/dlock/0000051A0000000F")).status == 404
+    assert (await ctx.enrol(enrolment(serial="51a-5"))).status == 400
+    assert (await ctx.enrol()).status == 200
+
+
+async def test_errors_that_quote_secrets(ctx: Ctx) -> None:
+    ctx.sim.echo_secrets = True
+    reply = await ctx.enrol(enrolment(code="d3Jvbmc="))
+    assert reply.status == 400
+    msg = str(reply.json()["msg"])
+    assert msg.startswith("Invalid installer code")
+    assert f"accessToken={ctx.key}" in msg
+    assert "enrolment_code=d3Jvbmc=" in msg
+    reply = await ctx.call("GET", f"/v1/dlock/{SERIAL}", token="0.0.0")
+    assert "accessToken=0.0.0, enrolment_code=None" in str(reply.json()["msg"])
+
+
+@pytest.mark.parametrize("as_date", [False, True])
+async def test_rate_limits(ctx: Ctx, as_date: bool) -> None:
+    now = [1_800_000_000.0]
+    ctx.sim = sim = InVueApiSimulator(key_factory=_keys(), clock=lambda: now[0])
+    ctx.key, ctx.other_key = sim.add_account(OWNER), sim.add_account(OTHER)
+    sim.add_lock(PLAIN)
+    sim.retry_after_date = as_date
+    await sim.start()
+    try:
+        sim.inject_fault("/v1/dlock", "rate_limited", seconds=2.5, method="POST")
+        reply = await ctx.enrol(enrolment(PLAIN, PLAIN_CODE, lock_type=""))
+        assert (reply.status, reply.json()["status"]) == (429, 429)
+        expected = "Fri, 15 Jan 2027 08:00:03 GMT" if as_date else "3"
+        assert reply.headers["Retry-After"] == expected
+        # The key is held until the wait is over, on any path; other keys are not.
+        now[0] += 2
+        reply = await ctx.call("GET", f"/v1/dlock/{SERIAL}")
+        assert (reply.status, reply.headers["Retry-After"]) == (429, expected if as_date else "1")
+        assert sim.requests[-1].fault == "rate_limited"
+        assert (await ctx.call("GET", f"/v1/dlock/{SERIAL}", token=ctx.other_key)).status == 404
+        now[0] += 0.5
+        assert (await ctx.enrol(enrolment(PLAIN, PLAIN_CODE, lock_type=""))).status == 200
+        assert [r.received_at for r in sim.requests[:2]] == [1_800_000_000.0, 1_800_000_002.0]
+    finally:
+        await sim.stop()
+
+
 # ----- certificates -----------------------------------------------------------------------------
 def _days_left(certificate: x509.Certificate) -> float:
     return (certificate.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds() / 86400
@@ -496,6 +560,7 @@ async def test_command_line_server(tmp_path: Path) -> None:
         sys.executable, "-m", "simulators.invue", "--port", "0", "--intermediate-days", "10",
         "--lock", f"0000051a00000042:{code}:CAM", "--enrolled", "0000051a00000043",
         "--write-intermediate", str(pem), "--log", str(log),
+        "--duplicate-status", "409", "--validate-serials",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert process.stdout is not None
@@ -523,6 +588,10 @@ async def test_command_line_server(tmp_path: Path) -> None:
         async with aiohttp.ClientSession(headers=headers) as http:
             async with http.post(url.group() + "/v1/dlock", json=body) as resp:
                 assert resp.status == 200
+            async with http.post(url.group() + "/v1/dlock", json=body) as resp:
+                assert resp.status == 409
+            async with http.get(url.group() + "/v1/dlock/made-up") as resp:
+                assert resp.status == 400
             async with http.get(url.group() + "/v1/dlock/0000051a00000043?base64=true") as resp:
                 assert resp.status == 200
                 _, cert, _ = decode_base64_certificate((await resp.json())["data"]["key"])

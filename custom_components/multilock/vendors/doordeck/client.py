@@ -59,7 +59,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,6 +80,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 import jwt
+
+from ...secret_text import SecretScrubber
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -523,6 +525,7 @@ class DoordeckClient:
         self._time_warned = False  # a warning was logged since GET /time last worked
         self._time_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
+        self._secrets = SecretScrubber(current=self._secrets_held)  # an error may quote them
 
     # -- state --------------------------------------------------------------------------
 
@@ -572,6 +575,7 @@ class DoordeckClient:
 
     async def login(self, email: str, password: str) -> DoordeckTokens:
         """Sign in with email and password."""
+        self._secrets.add(email, password)
         reply = await self._send(
             "POST",
             "/auth/token",
@@ -1006,8 +1010,18 @@ class DoordeckClient:
             body = json.loads(text) if text.strip() else None
         except ValueError:
             body = None
+        if status >= 400:  # an error may quote what was sent
+            text, body = self._secrets.scrub(text), self._secrets.scrub_values(body)
         _LOGGER.debug("%s %s -> %s", method, path, status)
         return _Reply(status, body, text, content_type, retry_after)
+
+    def _secrets_held(self) -> Iterator[str | None]:
+        """The tokens and signing keys (base64 of the raw keys, as stored)."""
+        if self._tokens is not None:
+            yield from (self._tokens.auth_token, self._tokens.refresh_token)
+        for key in (self._key, self._pending_key):
+            if key is not None:
+                yield _b64(_raw(key))
 
     def _set_tokens(self, tokens: DoordeckTokens) -> None:
         self._tokens = tokens

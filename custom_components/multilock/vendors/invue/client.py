@@ -12,7 +12,9 @@ Each error status of the pages is its own exception, with the page's meaning: 40
 registered), 401 ``InVueAuthenticationError`` (the API key is invalid or revoked), 403
 ``InVueForbiddenError`` (the key is valid but its owner has no access), 404
 ``InVueNotFoundError`` (the serial number is not registered to the key's owner), 405
-``InVueMethodNotAllowedError``.
+``InVueMethodNotAllowedError``. Two more that any HTTP API may answer: 409
+``InVueConflictError`` (the page only says a serial number "can not be registered twice",
+not with which status) and 429 ``InVueRateLimitedError``.
 
 Choices the pages leave open:
 
@@ -22,26 +24,36 @@ Choices the pages leave open:
 * A Key Certificate's ``valid`` / ``expires`` are read as Unix times in seconds, 0 meaning no
   bound. ``issuer`` is kept but never compared: the seed's two forms carry two issuers for one
   key. ``msg`` is never relied on: the seed repeats "DLock registered successfully" for GET.
-* The API key is checked with a GET of a serial number no lock has: 404 means the key was
-  accepted, 401 that it was refused.
+* The API key is checked with a GET of a serial number of the documented shape (16 hex
+  digits) that no lock has: only 401 and 403 say the key is refused. Any other refusal of the
+  request (404, or 400 from an API that checks serial numbers its own way) came after the key
+  was accepted.
+* A 429 is waited out once, for ``Retry-After`` (seconds or an HTTP date; 1 s when absent),
+  and the request sent once more: InVue did not handle it. A longer wait than
+  ``max_retry_wait`` (10 s) is not waited for: the error (``retry_after`` set) is raised.
 * An error reply that is not JSON (a proxy's HTML page) is summarised by its status and
-  reason ("HTTP 503 Service Unavailable"), never quoted.
+  reason ("HTTP 503 Service Unavailable"), never quoted. InVue's own message is kept, with
+  the API key and every enrolment code sent scrubbed from it (it may quote them).
 
 API keys, enrolment codes and certificates are never logged and never part of an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from http import HTTPStatus
 import json
 import logging
+import math
 import re
+import time
 from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
@@ -50,13 +62,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from ...secret_text import SecretScrubber
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://api.invue.com"
 DEFAULT_TIMEOUT: Final = 15.0
 COLLECTION: Final = "/v1/dlock"
-# A serial number no lock has: its GET is a harmless check that the API key is accepted.
-PROBE_SERIAL: Final = "multilock-api-key-check"
+# A serial number of the documented shape (16 hex digits) that no lock has: its GET is a
+# harmless check that the API key is accepted.
+PROBE_SERIAL: Final = "0000000000000000"
+DEFAULT_MAX_RETRY_WAIT: Final = 10.0  # seconds: the longest Retry-After waited for
+DEFAULT_RETRY_AFTER: Final = 1.0  # seconds: the wait after a 429 without Retry-After
 # The fields of a Key Certificate, in the order InVue writes them.
 KEY_CERTIFICATE_FIELDS: Final = ("type", "issuer", "valid", "expires", "data", "key", "signature")
 _MESSAGE_LIMIT: Final = 200
@@ -86,19 +103,24 @@ class InVueCertificateError(InVueError):
 
 
 class InVueApiError(InVueError):
-    """InVue refused a request: the HTTP status and InVue's message."""
+    """InVue refused a request: the HTTP status and InVue's message (secrets scrubbed)."""
 
     meaning: ClassVar[str] = "InVue refused the request"
 
-    def __init__(self, status: int, message: str | None = None) -> None:
-        """Keep the status and InVue's message (shortened)."""
+    def __init__(
+        self, status: int, message: str | None = None, *, retry_after: float | None = None
+    ) -> None:
+        """Keep the status, InVue's message (shortened) and ``Retry-After`` (seconds)."""
         self.status = status
         self.message = message[:_MESSAGE_LIMIT] if message else None
+        self.retry_after = retry_after
         detail = f"HTTP {status}"
         if self.message and self.message == _phrase(status):
             detail += f" {self.message}"  # "HTTP 503 Service Unavailable"
         elif self.message:
             detail += f": {self.message}"
+        if retry_after is not None:
+            detail += f"; retry after {max(1, math.ceil(retry_after))} s"
         super().__init__(f"{self.meaning} ({detail})")
 
 
@@ -135,13 +157,31 @@ class InVueMethodNotAllowedError(InVueApiError):
     meaning = "InVue has no such method for this resource"
 
 
+class InVueConflictError(InVueApiError):
+    """409: the serial number is already registered (a status the pages do not rule out)."""
+
+    meaning = "InVue refused the request: the serial number is already registered"
+
+
+class InVueRateLimitedError(InVueApiError):
+    """429: too many requests; ``retry_after`` is how long InVue asked to wait (seconds)."""
+
+    meaning = "InVue is limiting the rate of requests with this API key"
+
+
 _ERRORS: Final[Mapping[int, type[InVueApiError]]] = {
     400: InVueBadRequestError,
     401: InVueAuthenticationError,
     403: InVueForbiddenError,
     404: InVueNotFoundError,
     405: InVueMethodNotAllowedError,
+    409: InVueConflictError,
+    429: InVueRateLimitedError,
 }
+# Refusals of the key check that do not mean the key was accepted: it was refused (401,
+# 403), or the request was answered before the key was looked at (405, 429). Other 4xx came
+# after the key was accepted.
+_NOT_ACCEPTED: Final = frozenset({401, 403, 405, 429})
 
 
 def _phrase(status: int) -> str:
@@ -308,8 +348,15 @@ def parse_intermediate(text: str) -> IntermediateCertificate:
     )
 
 
+type Sleep = Callable[[float], Awaitable[None]]
+
+
 class InVueClient:
-    """The provisioning API with one API key (which belongs to one certificate owner)."""
+    """The provisioning API with one API key (which belongs to one certificate owner).
+
+    ``clock`` (Unix seconds) and ``sleep`` are injectable so that tests need not wait for a
+    ``Retry-After``; ``max_retry_wait`` is the longest one waited for.
+    """
 
     def __init__(
         self,
@@ -318,12 +365,20 @@ class InVueClient:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = DEFAULT_TIMEOUT,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        clock: Callable[[], float] = time.time,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         """Use ``session`` for every request, authenticated with ``api_key``."""
         self._session = session
         self._api_key = api_key.strip()
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_retry_wait = max_retry_wait
+        self._clock = clock
+        self._sleep = sleep
+        # The API key and each enrolment code sent: InVue's messages may quote them.
+        self._secrets = SecretScrubber(self._api_key)
 
     def __repr__(self) -> str:
         """Name the server, never the key."""
@@ -335,9 +390,11 @@ class InVueClient:
         """Register a lock with its enrolment code; return its new Key Certificate.
 
         ``certificate_owner`` is the owner (name) of the Customer Intermediate Certificate
-        that signs it. A serial number already registered answers 400
-        (InVueBadRequestError); its certificate is still returned by ``key_certificate``.
+        that signs it. A serial number already registered answers 400 or 409
+        (InVueBadRequestError, InVueConflictError); its certificate is still returned by
+        ``key_certificate``.
         """
+        self._secrets.add(enrolment_code)
         body = {
             "serial_no": serial,
             "type": lock_type,
@@ -358,11 +415,17 @@ class InVueClient:
         await self._request("DELETE", _resource(serial))
 
     async def check_api_key(self) -> None:
-        """Check that InVue accepts the API key (InVueAuthenticationError when not)."""
+        """Check that InVue accepts the API key.
+
+        Raise InVueAuthenticationError or InVueForbiddenError when it refuses the key, and
+        the error of a request that did not get as far as the key (InVue unreachable, 5xx,
+        429); any other answer says that the key was accepted.
+        """
         try:
             await self.key_certificate(PROBE_SERIAL)
-        except InVueNotFoundError:
-            return
+        except InVueApiError as err:
+            if err.status in _NOT_ACCEPTED or not 400 <= err.status < 500:
+                raise
 
     async def _request(
         self,
@@ -372,7 +435,29 @@ class InVueClient:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> object:
-        """Send one request; return the decoded JSON reply (None for an empty one)."""
+        """Send one request; return the decoded JSON reply (None for an empty one).
+
+        A 429 is waited out once (up to ``max_retry_wait``) and the request sent once more:
+        InVue did not handle it.
+        """
+        try:
+            return await self._send(method, path, params, body)
+        except InVueRateLimitedError as err:
+            wait = DEFAULT_RETRY_AFTER if err.retry_after is None else err.retry_after
+            if wait > self._max_retry_wait:
+                raise
+            _LOGGER.info("InVue is limiting requests: %s %s goes again in %g s", method, path, wait)
+        await self._sleep(wait)
+        return await self._send(method, path, params, body)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+    ) -> object:
+        """Send one request once; return the decoded JSON reply (None for an empty one)."""
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Content-Type": "application/json",
@@ -391,15 +476,22 @@ class InVueClient:
             ) as response:
                 status, reason = response.status, response.reason
                 text = await response.text(errors="replace")
+                retry_after = response.headers.get("Retry-After")
         except TimeoutError as err:
             raise InVueTimeoutError(f"InVue did not answer {method} in time") from err
         except aiohttp.ClientError as err:
             raise InVueConnectionError(
-                f"InVue cannot be reached ({type(err).__name__}: {err})"
+                f"InVue cannot be reached ({type(err).__name__}: {self._secrets.scrub(str(err))})"
             ) from err
         _LOGGER.debug("%s %s -> %s", method, path, status)
         if status >= 400:
-            raise _error(status, reason, text)
+            raise _error(
+                status,
+                reason,
+                text,
+                _parse_retry_after(retry_after, self._clock()),
+                self._secrets,
+            )
         if not text.strip():
             return None
         try:
@@ -421,8 +513,18 @@ def _certificate_of(reply: object) -> KeyCertificate:
     return KeyCertificate.from_reply(data.get("key"))
 
 
-def _error(status: int, reason: str | None, text: str) -> InVueApiError:
-    """Return the error of a refusal, with InVue's message when it sent JSON."""
+def _error(
+    status: int,
+    reason: str | None,
+    text: str,
+    retry_after: float | None,
+    secrets: SecretScrubber,
+) -> InVueApiError:
+    """Return the error of a refusal, with InVue's message when it sent JSON.
+
+    The message is scrubbed of the client's secrets whole, before it is cut short: no part
+    of a secret remains.
+    """
     message: str | None = reason or _phrase(status)
     try:
         body = json.loads(text)
@@ -430,4 +532,22 @@ def _error(status: int, reason: str | None, text: str) -> InVueApiError:
         body = None  # an HTML page from something in front of InVue: never quoted
     if isinstance(body, Mapping) and isinstance(body.get("msg"), str) and body["msg"]:
         message = body["msg"]
-    return _ERRORS.get(status, InVueApiError)(status, message)
+    message = secrets.scrub(message) if message else None
+    return _ERRORS.get(status, InVueApiError)(status, message, retry_after=retry_after)
+
+
+def _parse_retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP date (RFC 9110); None if unreadable."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except TypeError, ValueError, IndexError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    return max(0.0, seconds) if math.isfinite(seconds) else None

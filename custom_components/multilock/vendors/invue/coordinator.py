@@ -48,6 +48,7 @@ from .client import (
     InVueMalformedReplyError,
     InVueMethodNotAllowedError,
     InVueNotFoundError,
+    InVueRateLimitedError,
     InVueTimeoutError,
     KeyCertificate,
     KeyValidity,
@@ -87,6 +88,7 @@ ERROR_REASONS: tuple[tuple[type[InVueError], str], ...] = (
     (InVueNotFoundError, "not_found"),
     (InVueBadRequestError, "bad_request"),
     (InVueMethodNotAllowedError, "refused"),
+    (InVueRateLimitedError, "rate_limited"),
     (InVueApiError, "refused"),
     (InVueTimeoutError, "timeout"),
     (InVueConnectionError, "cannot_connect"),
@@ -102,6 +104,15 @@ def error_reason(err: InVueError) -> str:
 def format_expiry(when: datetime) -> str:
     """Return a date for people."""
     return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def intermediate_issue_kind(expiry: datetime, now: datetime) -> str | None:
+    """Return the repair an intermediate expiring at ``expiry`` needs at ``now`` (None: none)."""
+    if now >= expiry:
+        return INTERMEDIATE_EXPIRED
+    if now >= expiry - RENEWAL_NOTICE:
+        return INTERMEDIATE_EXPIRING
+    return None
 
 
 def lock_subentries(entry: MultilockConfigEntry) -> dict[str, ConfigSubentry]:
@@ -196,9 +207,12 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
                 translation_key="invue_intermediate_unreadable",
                 translation_placeholders={"owner": self.owner},
             ) from err
-        for serial in set(self.keys.certificates) - set(self.lock_subentries):
+        locks = set(self.lock_subentries)
+        self.keys.enrolling -= locks  # their subentries are there now
+        for serial in set(self.keys.certificates) - locks - self.keys.enrolling:
             # Its subentry was removed while the entry was not loaded (nothing was deleted
-            # remotely then): the certificate is of no use here any more.
+            # remotely then): the certificate is of no use here any more. (A lock whose
+            # enrolment is still adding its subentry is not one of them.)
             LOGGER.info("Forgetting the stored Key Certificate of removed InVue lock %s", serial)
             await self.keys.async_forget(serial, deleted_remotely=True)
 
@@ -335,11 +349,7 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
         """Raise the repair from 30 days before the intermediate expires; clear it after renewal."""
         issue_id = intermediate_issue_id(self.config_entry.entry_id)
         expiry = self.intermediate.not_valid_after
-        kind: str | None = None
-        if now >= expiry:
-            kind = INTERMEDIATE_EXPIRED
-        elif now >= expiry - RENEWAL_NOTICE:
-            kind = INTERMEDIATE_EXPIRING
+        kind = intermediate_issue_kind(expiry, now)
         if kind != self._intermediate_kind:
             if kind == INTERMEDIATE_EXPIRED:
                 LOGGER.warning(

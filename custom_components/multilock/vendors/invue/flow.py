@@ -2,9 +2,9 @@
 
 The account: API key, certificate owner and the Customer Intermediate Certificate (PEM,
 parsed with ``cryptography`` in an executor; its expiry is shown before the entry is made).
-The API key is checked with a GET of a serial number no lock has (404: accepted, 401:
-refused). Each enrolled lock is a subentry; the enrolment code is sent to InVue once and
-never stored, shown back or logged.
+The API key is checked with a GET of a serial number of the documented shape that no lock
+has (only 401 and 403 say that the key is refused). Each enrolled lock is a subentry; the
+enrolment code is sent to InVue once and never stored, shown back or logged.
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ from .client import (
     InVueAuthenticationError,
     InVueBadRequestError,
     InVueCertificateError,
+    InVueConflictError,
     InVueConnectionError,
     InVueError,
     InVueForbiddenError,
     InVueMalformedReplyError,
     InVueNotFoundError,
+    InVueRateLimitedError,
     KeyCertificate,
     parse_intermediate,
 )
@@ -109,6 +111,8 @@ FORM_ERRORS: tuple[tuple[type[InVueError], str], ...] = (
     (InVueBadRequestError, "invue_invalid_enrolment_code"),
     (InVueConnectionError, "invue_cannot_connect"),
     (InVueMalformedReplyError, "invue_malformed_reply"),
+    (InVueConflictError, "invue_registered_elsewhere"),
+    (InVueRateLimitedError, "invue_rate_limited"),
     (InVueApiError, "invue_refused"),
 )
 
@@ -305,9 +309,10 @@ async def async_enrol(
 ) -> tuple[KeyCertificate, bool]:
     """Enrol a lock; return its Key Certificate and whether it was already registered.
 
-    A serial number already registered to the account answers 400: its existing
-    certificate is read instead. So is one whose enrolment reply was lost (the connection
-    broke, or the reply could not be read): the enrolment may have been done.
+    A serial number already registered to the account answers 400 or 409 (the page does not
+    say which): its existing certificate is read instead. So is one whose enrolment reply was
+    lost (the connection broke, or the reply could not be read): the enrolment may have been
+    done.
     """
     client = client_for(hass, entry.data)
     try:
@@ -317,7 +322,7 @@ async def async_enrol(
             enrolment_code=enrolment_code,
             lock_type=lock_type,
         )
-    except InVueBadRequestError as err:
+    except (InVueBadRequestError, InVueConflictError) as err:
         refusal: InVueError = err
         recovered = True
     except (InVueConnectionError, InVueMalformedReplyError) as err:
@@ -388,7 +393,9 @@ class InVueLockSubentryFlow(ConfigSubentryFlow):
             return form_error(err)
         store = await async_key_store(self.hass, entry.entry_id)
         await store.async_put(
-            serial, StoredCertificate(certificate.encoded, dt_util.utcnow(), recovered)
+            serial,
+            StoredCertificate(certificate.encoded, dt_util.utcnow(), recovered),
+            enrolling=True,
         )
         return None
 

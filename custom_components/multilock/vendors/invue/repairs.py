@@ -3,6 +3,10 @@
 Raised 30 days before the intermediate expires (and again once it has): every mobile device
 needs the renewed certificate, so the repair leads to the same steps as Reconfigure — paste
 the renewed PEM, check whose it is and when it expires, install it.
+
+A renewed certificate that still expires within 30 days is installed all the same, but the
+repair stays: the flow ends with an abort (which keeps the issue; a finished fix flow has it
+deleted by Home Assistant, possibly after the reload raised it again).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from collections.abc import Mapping
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 
 from ...compat import vol
 from .client import IntermediateCertificate
 from .const import CONF_INTERMEDIATE, CONF_OWNER
+from .coordinator import intermediate_issue_kind
 from .flow import (
     PEM_SCHEMA,
     async_read_certificate,
@@ -78,6 +84,12 @@ class IntermediateRenewalRepairFlow(RepairsFlow):
             )
             if not entry.update_listeners:
                 self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            expiry = self._certificate.not_valid_after
+            if intermediate_issue_kind(expiry, dt_util.utcnow()) is not None:
+                return self.async_abort(
+                    reason="still_expiring",
+                    description_placeholders=certificate_placeholders(self._certificate),
+                )
             return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",

@@ -6,7 +6,11 @@ with its Customer Intermediate Certificate: the bundle InVue's mobile SDK is ini
 with. It reads only what is stored, so it answers during a cloud outage.
 
 ``multilock.unenroll_lock`` deletes locks from InVue (only with ``confirm: true``), checks
-that InVue no longer knows them, then removes their subentries.
+that InVue no longer knows them, then removes their subentries. It stops at the first lock
+that fails (InVue refusing the key or limiting the rate would refuse the next ones too): the
+locks done before are removed all the same. The action then fails, unless its response was
+asked for and some locks were done: the response says what happened to each lock
+("deleted", "not_registered", "failed", "not_sent") and why it stopped ("error").
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_AREA_ID, ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import area_registry as ar, config_validation as cv
 from homeassistant.util.json import JsonValueType
 
@@ -82,10 +86,18 @@ def register_actions(hass: HomeAssistant) -> None:
         _select_devices_and_serials(call, _accounts(hass), selection)
         results: dict[str, JsonValueType] = {}
         done: list[tuple[InVueCoordinator, str]] = []
+        stopped: HomeAssistantError | None = None
         try:
             for account, serials in _ordered(selection):
                 for serial in serials:
-                    registered = await account.async_unenroll(serial)
+                    if stopped is not None:
+                        results[serial] = "not_sent"
+                        continue
+                    try:
+                        registered = await account.async_unenroll(serial)
+                    except HomeAssistantError as err:
+                        stopped, results[serial] = err, "failed"
+                        continue
                     results[serial] = "deleted" if registered else "not_registered"
                     done.append((account, serial))
         finally:
@@ -95,7 +107,13 @@ def register_actions(hass: HomeAssistant) -> None:
                     hass.config_entries.async_remove_subentry(
                         account.config_entry, subentry.subentry_id
                     )
-        return {"locks": results} if call.return_response else None
+        if stopped is not None and not (done and call.return_response):
+            raise stopped
+        if not call.return_response:
+            return None
+        if stopped is None:
+            return {"locks": results}
+        return {"locks": results, "error": str(stopped)}
 
     hass.services.async_register(
         DOMAIN,

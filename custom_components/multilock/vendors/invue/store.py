@@ -55,6 +55,10 @@ class InVueKeyStore:
         # more than once, and after a reload).
         self.deleted_remotely: set[str] = set()
         self.removed: set[str] = set()
+        # In memory only: locks whose enrolment stored their certificate and whose subentry is
+        # not there yet. The entry may reload in between (after the lock enrolled just before):
+        # such a certificate is not one of a removed lock.
+        self.enrolling: set[str] = set()
 
     async def async_load(self) -> None:
         """Read the stored file once; an unreadable record is dropped with a warning."""
@@ -70,8 +74,16 @@ class InVueKeyStore:
             self.deleting = {str(serial) for serial in stored.get("deleting") or []}
             self._loaded = True
 
-    async def async_put(self, serial: str, certificate: StoredCertificate) -> None:
-        """Keep a lock's certificate (written at once)."""
+    async def async_put(
+        self, serial: str, certificate: StoredCertificate, *, enrolling: bool = False
+    ) -> None:
+        """Keep a lock's certificate (written at once).
+
+        ``enrolling``: its subentry comes next (see ``enrolling``); marked before the write,
+        during which the entry may reload.
+        """
+        if enrolling:
+            self.enrolling.add(serial)
         self.certificates[serial] = certificate
         self.deleting.discard(serial)
         self.deleted_remotely.discard(serial)
@@ -81,6 +93,7 @@ class InVueKeyStore:
     async def async_forget(self, serial: str, *, deleted_remotely: bool) -> None:
         """Drop a lock's certificate; remember to delete it remotely when that failed."""
         self.certificates.pop(serial, None)
+        self.enrolling.discard(serial)
         if deleted_remotely:
             self.deleting.discard(serial)
         else:

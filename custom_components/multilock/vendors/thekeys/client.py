@@ -40,6 +40,8 @@ from typing import Any, ClassVar, Final
 
 import aiohttp
 
+from ...secret_text import SecretScrubber
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 10.0
@@ -380,6 +382,7 @@ class TheKeysGateway:
         # current second: this one signs from the next second on.
         self._last_timestamp = int(clock())
         self._last_signed_at = 0.0  # when (clock) the last signed request was signed
+        self._secrets = SecretScrubber()  # the share codes used: the gateway knows them too
 
     # Unsigned endpoints.
 
@@ -604,6 +607,7 @@ class TheKeysGateway:
         self._last_timestamp = timestamp
         self._last_signed_at = now
         text = str(timestamp)
+        self._secrets.add(share_code)
         digest = hmac.new(share_code.encode(), text.encode("ascii"), hashlib.sha256).digest()
         return {"ts": text, "hash": base64.b64encode(digest).decode("ascii")}
 
@@ -625,7 +629,8 @@ class TheKeysGateway:
         if status >= 400:
             raise TheKeysMalformedReplyError(f"The gateway answered {path} with HTTP {status}")
         try:
-            reply = json.loads(text)
+            # Its texts may end up in an error: a share code quoted back is scrubbed.
+            reply = self._secrets.scrub_values(json.loads(text))
         except ValueError as err:
             raise TheKeysMalformedReplyError(f"The gateway's reply to {path} is not JSON") from err
         if not isinstance(reply, dict):

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,6 +71,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from yarl import URL
+
+from ...secret_text import SecretScrubber
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -595,6 +597,7 @@ class TwoNClient:
             self._basic = aiohttp.encode_basic_auth(username or "", password or "")
         elif self.auth is AuthMethod.DIGEST:
             self._digest = aiohttp.DigestAuthMiddleware(username or "", password or "")
+        self._secrets = SecretScrubber(password, self._basic)  # an error may quote them
 
     def __repr__(self) -> str:
         """Name the device, never the credentials."""
@@ -767,7 +770,7 @@ class TwoNClient:
             raise TwoNTimeoutError(f"{self.host} did not answer {path} in time") from err
         except aiohttp.ClientError as err:
             raise TwoNConnectionError(f"Cannot reach {self.host}: {err}") from err
-        return _unwrap(path, status, body)
+        return _unwrap(path, status, body, self._secrets.scrub)
 
 
 async def fetch_certificate_sha256(
@@ -803,7 +806,8 @@ _ERRORS: Final[Mapping[int, type[TwoNApiError]]] = {
 }
 
 
-def _unwrap(path: str, status: int, body: bytes) -> Any:
+def _unwrap(path: str, status: int, body: bytes, scrub: Callable[[str], str] = str) -> Any:
+    # ``scrub`` removes the client's secrets from the device's text (``str``: nothing to remove).
     try:
         reply = json.loads(body) if body else None
     except ValueError:
@@ -827,8 +831,8 @@ def _unwrap(path: str, status: int, body: bytes) -> Any:
     raise _ERRORS.get(code or 0, TwoNApiError)(
         path,
         code,
-        str(param) if param is not None else None,
-        str(description) if description is not None else None,
+        scrub(str(param)) if param is not None else None,
+        scrub(str(description)) if description is not None else None,
     )
 
 
