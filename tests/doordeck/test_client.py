@@ -1345,18 +1345,6 @@ async def test_long_text_errors_are_cut(fake: FakeServer, session: aiohttp.Clien
     assert "second line" not in str(err.value)
 
 
-def test_retry_after_forms() -> None:
-    """Retry-After is delay-seconds or an HTTP date; anything else is ignored."""
-    parse = client_module._parse_retry_after
-    assert parse("3", 0) == 3.0
-    assert parse(" 1.5 ", 0) == 1.5
-    assert parse("-4", 0) == 0.0
-    assert parse("Wed, 21 Oct 2015 07:28:10 GMT", 1445412480.0) == 10.0
-    assert parse("soon", 0) is None
-    assert parse("nan", 0) is None
-    assert parse(None, 0) is None
-
-
 def test_bad_pacing_arguments() -> None:
     """A pace must be a positive number (or None) and the longest wait not negative."""
     with pytest.raises(ValueError, match="operations_per_second"):

@@ -35,7 +35,6 @@ from custom_components.multilock.vendors.invue.client import (
     KeyCertificate,
     KeyValidity,
     _certificate_of,
-    _parse_retry_after,
     parse_intermediate,
 )
 from simulators.invue import SEED_ENROLMENT_CODE
@@ -466,19 +465,3 @@ def test_an_intermediate_without_common_name() -> None:
     )
     pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
     assert parse_intermediate(pem).common_name is None
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        (None, None),
-        ("7", 7.0),
-        ("-5", 0.0),
-        ("inf", None),
-        ("soon", None),
-        ("Fri, 15 Jan 2027 08:00:03 GMT", 3.0),
-        ("Fri, 15 Jan 2027 08:00:03 -0000", 3.0),  # no zone: UTC
-    ],
-)
-def test_retry_after(value: str | None, seconds: float | None) -> None:
-    assert _parse_retry_after(value, 1_800_000_000.0) == seconds

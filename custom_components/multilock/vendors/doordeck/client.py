@@ -63,7 +63,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from http import HTTPStatus
 import json
@@ -81,6 +80,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 import jwt
 
+from ...http_headers import retry_after_seconds
 from ...secret_text import SecretScrubber
 
 _LOGGER = logging.getLogger(__name__)
@@ -998,7 +998,7 @@ class DoordeckClient:
                 raw = await response.read()
                 status = response.status
                 content_type = response.content_type
-                retry_after = _parse_retry_after(
+                retry_after = retry_after_seconds(
                     response.headers.get("Retry-After"), self._clock() + self._time_offset
                 )
         except TimeoutError as err:
@@ -1134,24 +1134,6 @@ def _summary(err: DoordeckError) -> str:
     if isinstance(err, DoordeckMalformedReplyError):
         return "unreadable reply"
     return type(err).__name__
-
-
-def _parse_retry_after(value: str | None, server_now: float) -> float | None:
-    """``Retry-After`` in seconds: delay-seconds or an HTTP date (RFC 9110); None if unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except TypeError, ValueError, IndexError:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - server_now
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _is_number(value: Any) -> TypeGuard[float]:

@@ -46,7 +46,6 @@ import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from http import HTTPStatus
 import json
@@ -62,6 +61,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from ...http_headers import retry_after_seconds
 from ...secret_text import SecretScrubber
 
 _LOGGER = logging.getLogger(__name__)
@@ -489,7 +489,7 @@ class InVueClient:
                 status,
                 reason,
                 text,
-                _parse_retry_after(retry_after, self._clock()),
+                retry_after_seconds(retry_after, self._clock()),
                 self._secrets,
             )
         if not text.strip():
@@ -534,20 +534,3 @@ def _error(
         message = body["msg"]
     message = secrets.scrub(message) if message else None
     return _ERRORS.get(status, InVueApiError)(status, message, retry_after=retry_after)
-
-
-def _parse_retry_after(value: str | None, now: float) -> float | None:
-    """``Retry-After`` in seconds: delay-seconds or an HTTP date (RFC 9110); None if unreadable."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value.strip())
-        except TypeError, ValueError, IndexError:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - now
-    return max(0.0, seconds) if math.isfinite(seconds) else None
