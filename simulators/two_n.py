@@ -10,7 +10,8 @@ error 3):
   device asks for authentication).
 - ``GET|POST /api/switch/caps``, ``/api/switch/status``, ``/api/switch/ctrl`` — privilege group
   ``switches_control`` for all three (2N's caps page names "Switch Monitoring"; the notes fold it
-  into Switches Control, so does the simulator).
+  into Switches Control, so does the simulator). A POST takes its parameters in the query or as
+  an ``application/x-www-form-urlencoded`` body (the body wins).
 - ``GET|PUT /api/mobilekey/config`` — privilege group ``access_control``; the seed page's rules.
 
 Choices where the pages are silent:
@@ -98,6 +99,7 @@ SwitchMode = Literal["monostable", "bistable"]
 SwitchType = Literal["normal", "security"]
 FaultKind = Literal[
     "delay",
+    "late_answer",
     "disconnect",
     "disconnect_after",
     "malformed",
@@ -105,8 +107,12 @@ FaultKind = Literal[
     "error_envelope",
     "put_partial",
     "put_partial_error",
+    "put_partial_silent",
+    "put_refuse_new",
+    "put_ignored",
 ]
 
+PARTIAL_PUTS: tuple[FaultKind, ...] = ("put_partial", "put_partial_error", "put_partial_silent")
 AUTH_MODES: tuple[AuthMode, ...] = ("none", "basic", "digest")
 PROTOCOLS: tuple[Protocol, ...] = ("http", "https")
 KEY_FIELDS: tuple[KeyField, ...] = ("key", "publicKey")
@@ -400,6 +406,8 @@ class _Fault:
     remaining: int | None
     seconds: float | None
     keys_written: int
+    method: str | None = None
+    skip: int = 0  # matching requests still to let through before the fault starts
 
 
 @dataclass
@@ -681,25 +689,39 @@ class TwoNDeviceSimulator:
         *,
         seconds: float | None = None,
         keys_written: int = 1,
+        method: str | None = None,
+        skip: int = 0,
     ) -> None:
         """Spoil the next ``times`` (None: every) served requests to ``path`` (None: any path).
 
-        ``delay`` waits ``seconds`` (default ``fault_delay``) then answers normally;
-        ``disconnect`` cuts the connection before acting, ``disconnect_after`` after acting;
-        ``malformed`` answers non-JSON; ``http_error`` answers HTTP 500 with an HTML page;
-        ``error_envelope`` answers error 14 without acting; ``put_partial`` (cut) and
-        ``put_partial_error`` (error 14) only hit a mobile key PUT: they write the location and the
-        first ``keys_written`` slots of the request, leaving the other slots as they were.
+        ``method`` limits the fault to one method; ``skip`` lets that many matching requests
+        through first (a fault for the third read, say). Faults apply in the order injected.
+
+        ``delay`` waits ``seconds`` (default ``fault_delay``) then acts and answers normally;
+        ``late_answer`` acts at once and answers after ``seconds`` (a client that gave up before
+        never learns that the device acted); ``disconnect`` cuts the connection before acting,
+        ``disconnect_after`` after acting; ``malformed`` answers non-JSON; ``http_error`` answers
+        HTTP 500 with an HTML page; ``error_envelope`` answers error 14 without acting.
+        Mobile key PUT only: ``put_partial`` (cut), ``put_partial_error`` (error 14) and
+        ``put_partial_silent`` (success, as if all was written) write the location and the first
+        ``keys_written`` slots of the request, leaving the other slots as they were;
+        ``put_refuse_new`` answers success but does not write the keys it does not hold already
+        (as it does with an invalid key: their slots become empty); ``put_ignored`` answers success
+        and writes nothing.
         aiohttp's client sends an idempotent request (GET, PUT) a second time when the connection
         is cut, so a cut meant to reach such a client needs ``times=2`` (and a Digest retry
-        replays the nonce count, which the device answers 401 ``stale=true``).
+        replays the nonce count, which the device answers 401 ``stale=true``); a POST is not
+        sent again.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 or None")
         target = None if path is None else api_path(path)
-        self._faults.append(_Fault(kind, target, times, seconds, keys_written))
+        if skip < 0:
+            raise ValueError("skip must be 0 or more")
+        verb = None if method is None else method.upper()
+        self._faults.append(_Fault(kind, target, times, seconds, keys_written, verb, skip))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -869,6 +891,8 @@ class TwoNDeviceSimulator:
             outcome = await route.handler(call)
             if fault is not None and fault.kind == "disconnect_after":
                 raise _Disconnect
+            if fault is not None and fault.kind == "late_answer":
+                await self._wait(fault)
         except ApiError as err:
             record.error_code = err.code
             response = web.json_response(err.envelope(), status=err.status)
@@ -886,9 +910,12 @@ class TwoNDeviceSimulator:
         for fault in self._faults:
             if fault.path is not None and fault.path != path:
                 continue
-            if fault.kind.startswith("put_partial") and (
-                path != MOBILEKEY_CONFIG or method != "PUT"
-            ):
+            if fault.kind.startswith("put_") and (path != MOBILEKEY_CONFIG or method != "PUT"):
+                continue
+            if fault.method is not None and fault.method != method:
+                continue
+            if fault.skip:
+                fault.skip -= 1
                 continue
             if fault.remaining is not None:
                 fault.remaining -= 1
@@ -900,9 +927,7 @@ class TwoNDeviceSimulator:
     async def _early_fault(self, fault: _Fault) -> web.StreamResponse | None:
         """The reply of a fault that replaces the device's work; None to go on serving."""
         if fault.kind == "delay":
-            seconds = self.fault_delay if fault.seconds is None else fault.seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), seconds)
+            await self._wait(fault)
             return None
         if fault.kind == "disconnect":
             raise _Disconnect
@@ -916,6 +941,12 @@ class TwoNDeviceSimulator:
         if fault.kind == "error_envelope":
             raise ApiError(14)
         return None  # disconnect_after and put_partial*: the handler's business
+
+    async def _wait(self, fault: _Fault) -> None:
+        """Wait the fault's seconds (``fault_delay`` by default), or until the device stops."""
+        seconds = self.fault_delay if fault.seconds is None else fault.seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     def _log(self, record: RecordedRequest, outcome: str) -> None:
         query = "&".join(f"{key}={value}" for key, value in record.query.items())
@@ -1136,19 +1167,22 @@ class TwoNDeviceSimulator:
             slots = [_parse_key(entry) for entry in entries]
             slots += [None] * (KEY_SLOTS - len(slots))
         fault = call.fault
-        partial = fault is not None and fault.kind in ("put_partial", "put_partial_error")
+        kind = None if fault is None else fault.kind
+        if kind == "put_ignored":
+            return None
         if isinstance(location, str):
             self.location = location
         if slots is not None:
             written = KEY_SLOTS
-            if partial:
-                assert fault is not None
+            if fault is not None and kind in PARTIAL_PUTS:
                 written = max(0, min(fault.keys_written, KEY_SLOTS))
+            if kind == "put_refuse_new":
+                held = {key.private_der for key in self.mobile_keys if key is not None}
+                slots = [key if key is None or key.private_der in held else None for key in slots]
             self.mobile_keys[:written] = slots[:written]
-        if partial:
-            assert fault is not None
-            if fault.kind == "put_partial":
-                raise _Disconnect
+        if kind == "put_partial":
+            raise _Disconnect
+        if kind == "put_partial_error":
             raise ApiError(14)
         return None
 

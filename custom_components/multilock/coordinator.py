@@ -110,6 +110,9 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
     descriptions: ClassVar[Descriptions]
     # The base class of the vendor client's errors.
     client_error: ClassVar[type[Exception]]
+    # The vendor client's errors after which a command's outcome is unknown: the answer was
+    # lost or came too late (the device may have carried the command out), or proves nothing.
+    outcome_unknown_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
     def __init__(
         self,
@@ -221,6 +224,44 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
             return await call
         except self.client_error as err:
             raise self._translated(name, err) from err
+
+    async def _async_command[T](self, device_key: str, name: str, command: Awaitable[T]) -> T:
+        """Send a command that moves a device (``name`` in errors); one path for every vendor.
+
+        When its answer was lost, came too late or proves nothing (``outcome_unknown_errors``),
+        the device may or may not have carried it out: its state becomes unknown, it is read
+        again at once (a task the entry owns), and the error says it may have moved. Any other
+        vendor error is translated and leaves the state as it was. The caller records the state
+        a command that succeeded leaves (and calls ``_command_finished``).
+        """
+        try:
+            return await command
+        except self.outcome_unknown_errors as err:
+            # Counted as finished: a poll that read before it must not overwrite the unknown.
+            self._command_finished(device_key)
+            self._set_state_unknown(device_key)
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_read_state(device_key), f"{self.name}: read {device_key}"
+            )
+            raise self._outcome_unknown(name, err) from err
+        except self.client_error as err:
+            raise self._translated(name, err) from err
+
+    def _set_state_unknown(self, device_key: str) -> None:
+        """Show the device's state as unknown (vendors whose devices take commands override)."""
+        raise NotImplementedError
+
+    async def _async_read_state(self, device_key: str) -> None:
+        """Read the device's state again after a command's outcome became unknown."""
+        await self.async_request_refresh()
+
+    def _outcome_unknown(self, name: str, err: Exception) -> HomeAssistantError:
+        """Return the error telling the user that ``name`` may have moved."""
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="command_outcome_unknown",
+            translation_placeholders={"name": name, "error": str(err)},
+        )
 
     def _command_finished(self, device_key: str) -> None:
         self._commands_done[device_key] += 1

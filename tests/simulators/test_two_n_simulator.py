@@ -719,6 +719,81 @@ async def test_put_partial(session: aiohttp.ClientSession, keys: list[str]) -> N
         assert config["keys"][0] == {"type": "rsa", "key": keys[4]}  # no key was written
 
 
+async def test_switch_ctrl_by_post_and_a_cut_post_is_not_repeated(
+    session: aiohttp.ClientSession,
+) -> None:
+    """2N accepts POST for switch/ctrl (form or query); aiohttp never sends a POST twice."""
+    switches = [SimSwitch(1, on_duration=5), SimSwitch(2, mode="bistable")]
+    async with TwoNDeviceSimulator(auth="none", switches=switches) as sim:
+        ctrl = sim.url + "/api/switch/ctrl"
+        async with session.post(ctrl, data={"switch": "2", "action": "on"}) as response:
+            assert await response.json() == SUCCESS
+        assert sim.switches[2].latched
+        async with session.post(ctrl, params={"switch": "2", "action": "off"}) as response:
+            assert await response.json() == SUCCESS
+        assert not sim.switches[2].latched
+        assert sim.requests[-2].body == {"switch": "2", "action": "on"}
+        # The device acts, then the connection drops before its answer: a GET is sent again
+        # by aiohttp (the door opens twice), a POST is not.
+        sim.inject_fault("switch/ctrl", "disconnect_after", times=2)
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            async with session.post(ctrl, data={"switch": "1", "action": "trigger"}):
+                pass
+        assert sim.switches[1].activations == 1
+        assert sim.count("switch/ctrl", "POST") == 3  # the cut one was sent once
+        # The fault's second cut: the GET is cut, sent again, and answers success.
+        async with session.get(ctrl, params={"switch": "1", "action": "trigger"}) as response:
+            assert await response.json() == SUCCESS
+        assert sim.switches[1].activations == 3  # one press, two activations
+        assert sim.count("switch/ctrl", "GET") == 2
+        # A late answer: the device acted at once, the client gave up before it answered.
+        sim.inject_fault("switch/ctrl", "late_answer", seconds=0.5)
+        with pytest.raises(TimeoutError):
+            async with session.post(
+                ctrl,
+                data={"switch": "2", "action": "on"},
+                timeout=aiohttp.ClientTimeout(total=0.1),
+            ):
+                pass
+        assert sim.switches[2].latched
+
+
+async def test_puts_the_device_does_not_keep(
+    session: aiohttp.ClientSession, keys: list[str]
+) -> None:
+    """Success answers to writes the device kept in part, or not at all."""
+    async with TwoNDeviceSimulator(auth="none") as sim:
+        device = Device(session, sim)
+        old = [{"type": "rsa", "key": key} for key in keys[:3]]
+        await device.put({"location": "Old", "keys": old})
+        new = [{"type": "rsa", "key": keys[3]}, *old]
+        # Kept in part (the new primary key only), reported as success.
+        sim.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+        assert await device.put({"location": "New", "keys": new}) == SUCCESS
+        held = (await device.result("/api/mobilekey/config"))["keys"]
+        assert [slot.get("key") for slot in held] == [keys[3], keys[1], keys[2], None]
+        # A key it does not hold yet is refused, silently, like an invalid one.
+        await device.put({"location": "Old", "keys": old})
+        sim.inject_fault("mobilekey/config", "put_refuse_new")
+        assert await device.put({"location": "Old", "keys": new}) == SUCCESS
+        held = (await device.result("/api/mobilekey/config"))["keys"]
+        assert [slot.get("key") for slot in held] == [None, *keys[:3]]
+        # Nothing kept at all.
+        sim.inject_fault("mobilekey/config", "put_ignored")
+        assert await device.put({"location": "Elsewhere", "keys": []}) == SUCCESS
+        config = await device.result("/api/mobilekey/config")
+        assert config["location"] == "Old"
+        assert config["keys"][1] == {"type": "rsa", "key": keys[0]}
+        # A fault for one method only, from its third request on.
+        sim.inject_fault("mobilekey/config", "error_envelope", method="get", skip=2)
+        for _ in range(2):
+            await device.result("/api/mobilekey/config")
+        assert await device.put({"location": "Old", "keys": old}) == SUCCESS
+        assert await device.get("/api/mobilekey/config") == error(14, "processing error")
+        with pytest.raises(ValueError, match="skip"):
+            sim.inject_fault(None, "delay", skip=-1)
+
+
 # ----- records, log and command line -----------------------------------------------------------
 async def test_records_and_log_mask_secrets(tmp_path: Path, keys: list[str]) -> None:
     log = tmp_path / "two_n.log"

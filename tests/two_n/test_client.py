@@ -16,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import pytest
 
 from custom_components.multilock.vendors.two_n.client import (
+    AuthMethod,
     MobileKey as ClientKey,
     MobileKeyConfig,
     SwitchAction,
+    TwoNAnswerLostError,
     TwoNApiError,
     TwoNAuthenticationError,
     TwoNAuthMethodError,
@@ -32,6 +34,7 @@ from custom_components.multilock.vendors.two_n.client import (
     TwoNKeyMaterialMissingError,
     TwoNKeyMismatchError,
     TwoNMalformedReplyError,
+    TwoNNothingToCopyError,
     TwoNPrivilegeError,
     TwoNTimeoutError,
     _unwrap,
@@ -40,6 +43,7 @@ from custom_components.multilock.vendors.two_n.client import (
     generate_mobile_key,
     key_fingerprint,
     normalize_mac,
+    plan_copy,
     plan_rotation,
     validate_location,
 )
@@ -109,8 +113,36 @@ async def test_wrong_password(
 async def test_basic_sent_to_a_digest_device(
     session: aiohttp.ClientSession, device: TwoNDeviceSimulator
 ) -> None:
-    with pytest.raises(TwoNAuthMethodError, match="invalid authentication method"):
+    with pytest.raises(TwoNAuthMethodError, match="wants Digest authentication") as caught:
         await client_of(session, device, auth="basic").system_info()
+    assert caught.value.wanted is AuthMethod.DIGEST
+
+
+@pytest.mark.parametrize(
+    ("device_auth", "client_auth", "wanted"),
+    [
+        ("basic", "digest", AuthMethod.BASIC),
+        ("digest", "none", AuthMethod.DIGEST),
+        ("basic", "none", AuthMethod.BASIC),
+    ],
+)
+async def test_a_challenge_of_another_scheme_is_the_wrong_method_not_a_wrong_password(
+    session: aiohttp.ClientSession,
+    device: TwoNDeviceSimulator,
+    device_auth: str,
+    client_auth: str,
+    wanted: AuthMethod,
+) -> None:
+    """The device answers 401 (error 9) challenging the scheme it wants."""
+    device.auth = device_auth  # type: ignore[assignment]
+    with pytest.raises(TwoNAuthMethodError) as caught:
+        await client_of(session, device, auth=client_auth).system_info()
+    assert caught.value.wanted is wanted
+    assert f"wants {wanted.value.capitalize()} authentication" in str(caught.value)
+    # Without a challenge, error 8 still says so, naming no method.
+    with pytest.raises(TwoNAuthMethodError, match="another authentication method") as bare:
+        _unwrap("system/info", 401, b'{"success": false, "error": {"code": 8}}')
+    assert bare.value.wanted is None
 
 
 async def test_missing_privileges_name_the_group(
@@ -195,6 +227,10 @@ def test_replies_outside_the_envelope() -> None:
         _unwrap("system/info", 401, b"<html>401</html>")
     with pytest.raises(TwoNAuthenticationError):
         _unwrap("system/info", 401, b'{"success": false}')
+    with pytest.raises(TwoNAuthMethodError, match="wants Basic"):
+        _unwrap(
+            "system/info", 401, b"<html>401</html>", auth=AuthMethod.DIGEST, challenge="Basic x"
+        )
     with pytest.raises(TwoNConnectionTypeError, match="protocol"):
         _unwrap("switch/caps", 200, b'{"success": false, "error": {"code": 7}}')
     with pytest.raises(TwoNApiError, match="no error code"):
@@ -253,6 +289,26 @@ async def test_switches(session: aiohttp.ClientSession, device: TwoNDeviceSimula
     device.switches[1].locked = True
     with pytest.raises(TwoNApiError, match="action failed"):
         await client.switch_control(1, SwitchAction.TRIGGER)
+
+
+async def test_a_switch_command_is_sent_once_as_a_post(
+    session: aiohttp.ClientSession, device: TwoNDeviceSimulator
+) -> None:
+    """The connection drops after the device acted: aiohttp would send a GET again."""
+    client = client_of(session, device)
+    await client.switch_status()  # a kept-alive connection, as in Home Assistant
+    device.inject_fault("switch/ctrl", "disconnect_after")
+    with pytest.raises(TwoNAnswerLostError, match="closed the connection"):
+        await client.switch_control(1, SwitchAction.TRIGGER)
+    assert device.switches[1].activations == 1
+    (sent,) = [r for r in device.requests if r.path == "/api/switch/ctrl" and r.authenticated]
+    assert sent.method == "POST"
+    assert sent.body == {"switch": "1", "action": "trigger"}
+    # Refused at the door (no connection): nothing was sent, nothing is lost.
+    refused = TwoNClient(session, "127.0.0.1:9", protocol="http", auth="none")
+    with pytest.raises(TwoNConnectionError) as caught:
+        await refused.switch_control(1, SwitchAction.ON)
+    assert not isinstance(caught.value, TwoNAnswerLostError)
 
 
 async def test_malformed_switch_lists(
@@ -393,12 +449,12 @@ async def test_a_device_that_never_finishes_the_handshake(
 
 def test_a_mismatch_names_a_different_location() -> None:
     key = ClientKey(1, "rsa", "a" * 64, NOW)
-    error = TwoNKeyMismatchError(
-        MobileKeyConfig("Site A", [key, None, None, None]),
-        MobileKeyConfig("Site B", [key, None, None, None]),
-        None,
-    )
+    site_a = MobileKeyConfig("Site A", [key, None, None, None])
+    site_b = MobileKeyConfig("Site B", [key, None, None, None])
+    error = TwoNKeyMismatchError(site_a, site_b, site_b, before=site_b)
     assert "location: expected 'Site A', holds 'Site B'" in str(error)
+    assert error.restored
+    assert "nothing was lost: location 'Site B', slot 1: rsa key" in str(error)
 
 
 @pytest.mark.parametrize("present", [0, 1, 2, 3, 4])
@@ -463,12 +519,111 @@ async def test_an_invalid_key_the_device_drops_silently_is_detected(
     message = str(caught.value)
     assert "slot 2: expected rsa key" in message
     assert "holds empty" in message
-    assert "It now holds slot 1: rsa key" in message
     assert caught.value.write_error is None
-    assert caught.value.actual.slots[1] is None
+    assert caught.value.written.slots[1] is None
+    # Written back, the device refuses that key again: the error says it is gone.
+    assert not caught.value.restored
+    assert [key.slot for key in caught.value.lost] == [1]
+    assert "did not keep what it held before when that was written back either" in message
+    assert "no longer on it: the rsa key in slot 1" in message
+    assert "It now holds location '54-1046-0745', slot 1: empty" in message
     assert base64.b64encode(pkcs8).decode()[:40] not in message
     assert (new_key.private_key or "")[:40] not in message
-    assert device.count("mobilekey/config", "PUT") == 1  # not sent again: it would not help
+    # The write, then one write back; neither is sent again (a silent refusal would repeat).
+    assert device.count("mobilekey/config", "PUT") == 2
+
+
+async def test_a_refused_new_key_is_repaired_nothing_lost(
+    session: aiohttp.ClientSession, device: TwoNDeviceSimulator
+) -> None:
+    """Four keys and a new key the device will not take: without the repair it ends up
+    holding [empty, k1, k2, k3], the fourth key gone though it was read just before."""
+    keys = old_keys(4)
+    device.set_keys(keys)
+    device.inject_fault("mobilekey/config", "put_refuse_new")
+    with pytest.raises(TwoNKeyMismatchError) as caught:
+        await client_of(session, device).rotate_mobile_key(generate_mobile_key(NOW), {})
+    assert [slot.key_b64 if slot else None for slot in device.mobile_keys] == [
+        key.key_b64 for key in keys
+    ]
+    assert caught.value.restored
+    assert caught.value.lost == []
+    assert caught.value.written.slots[0] is None  # what the write left, before the repair
+    assert "nothing was lost" in str(caught.value)
+    assert device.count("mobilekey/config", "PUT") == 2
+
+
+async def test_a_device_that_kept_part_of_a_write_and_said_success_is_repaired(
+    session: aiohttp.ClientSession, device: TwoNDeviceSimulator
+) -> None:
+    """It kept the new primary key only: the previous primary key, the one phones use, was
+    overwritten. What it held before is written back."""
+    keys = old_keys(3)
+    device.set_keys(keys)
+    device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+    with pytest.raises(TwoNKeyMismatchError) as caught:
+        await client_of(session, device).rotate_mobile_key(generate_mobile_key(NOW), {})
+    assert [slot.key_b64 if slot else None for slot in device.mobile_keys] == [
+        *(key.key_b64 for key in keys),
+        None,
+    ]
+    assert caught.value.restored
+    assert caught.value.write_error is None
+
+
+async def test_repairing_a_write_on_firmware_that_hides_private_keys(
+    session: aiohttp.ClientSession, device: TwoNDeviceSimulator
+) -> None:
+    """The private halves to write back come from ``known`` (the GET shows public halves)."""
+    keys = old_keys(2)
+    device.set_keys(keys)
+    device.key_field = "publicKey"
+    known = {_public_fingerprint(key): _b64(key) for key in keys}
+    device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+    with pytest.raises(TwoNKeyMismatchError) as caught:
+        await client_of(session, device).rotate_mobile_key(generate_mobile_key(NOW), known)
+    assert caught.value.restored
+    assert [slot.key_b64 if slot else None for slot in device.mobile_keys] == [
+        keys[0].key_b64,
+        keys[1].key_b64,
+        None,
+        None,
+    ]
+
+
+async def test_a_write_back_that_fails_says_what_the_device_holds(
+    session: aiohttp.ClientSession, device: TwoNDeviceSimulator
+) -> None:
+    keys = old_keys(2)
+    new_key = generate_mobile_key(NOW)
+    client = client_of(session, device)
+    # It keeps two slots of three (the second key is gone), then refuses that key back.
+    device.set_keys(keys)
+    device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=2)
+    device.inject_fault("mobilekey/config", "put_refuse_new")
+    with pytest.raises(TwoNKeyMismatchError) as caught:
+        await client.rotate_mobile_key(new_key, {})
+    assert not caught.value.restored
+    assert [key.fingerprint for key in caught.value.lost] == [_public_fingerprint(keys[1])]
+    assert [key.fingerprint for key in caught.value.actual.keys] == [_public_fingerprint(keys[0])]
+    assert "no longer on it: the rsa key in slot 2" in str(caught.value)
+    # The write back fails twice (error 14), then the device cannot even be read.
+    for times, read_fails in ((2, False), (1, True)):
+        device.clear_faults()
+        device.set_keys(keys)
+        device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+        device.inject_fault("mobilekey/config", "error_envelope", times, method="PUT")
+        if read_fails:
+            device.inject_fault("mobilekey/config", "malformed", method="GET", skip=2)
+        with pytest.raises(TwoNKeyMismatchError) as caught:
+            await client.rotate_mobile_key(new_key, {})
+        assert not caught.value.restored
+        error = "not 2N's JSON envelope" if read_fails else "error 14"
+        assert "writing back what it held before failed (" in str(caught.value)
+        assert error in str(caught.value.restore_error)
+        # The last reading: the new key in slot 1.
+        assert caught.value.actual.slots[0] is not None
+        assert caught.value.actual.slots[0].fingerprint == new_key.fingerprint
 
 
 async def test_a_put_failing_half_way_is_written_again(
@@ -485,9 +640,10 @@ async def test_a_put_failing_half_way_is_written_again(
     assert device.count("mobilekey/config", "PUT") == 2
 
 
-async def test_a_put_failing_half_way_twice_says_what_the_device_holds(
+async def test_a_put_failing_half_way_twice_is_undone(
     session: aiohttp.ClientSession, device: TwoNDeviceSimulator
 ) -> None:
+    """Written again, it fails again: what the device held before is written back."""
     keys = old_keys(4)
     device.set_keys(keys)
     device.inject_fault("mobilekey/config", "put_partial_error", times=2, keys_written=1)
@@ -498,10 +654,13 @@ async def test_a_put_failing_half_way_twice_says_what_the_device_holds(
     assert "after the write failed" in message
     assert "error 14" in message
     assert "slot 2: expected" in message
-    assert caught.value.actual.slots[0] is not None
-    assert caught.value.actual.slots[0].fingerprint == new_key.fingerprint
-    assert caught.value.actual.slots[1] is not None
-    assert caught.value.actual.slots[1].fingerprint == _public_fingerprint(keys[1])
+    assert caught.value.written.slots[0] is not None
+    assert caught.value.written.slots[0].fingerprint == new_key.fingerprint
+    assert caught.value.restored
+    assert [key.fingerprint for key in caught.value.actual.keys] == [
+        _public_fingerprint(key) for key in keys
+    ]
+    assert device.count("mobilekey/config", "PUT") == 3  # the write, once more, the write back
 
 
 async def test_a_put_cut_after_writing_is_verified_not_repeated(
@@ -509,11 +668,13 @@ async def test_a_put_cut_after_writing_is_verified_not_repeated(
 ) -> None:
     client = client_of(session, device)
     new_key = generate_mobile_key(NOW)
-    planned = plan_rotation(await client.mobile_key_config(), new_key, {})
+    before = await client.mobile_key_config()
+    planned = plan_rotation(before, new_key, {})
     device.inject_fault("mobilekey/config", "disconnect_after", times=2)
-    after = await client.write_mobile_keys(planned)
+    after = await client.write_mobile_keys(planned, before=before)
     assert after.keys[0].fingerprint == new_key.fingerprint
-    assert device.count("mobilekey/config", "PUT") <= 3
+    # aiohttp would send the PUT again by itself; the client reads back instead.
+    assert device.count("mobilekey/config", "PUT") == 1
 
 
 async def test_a_put_cut_half_way(
@@ -523,10 +684,12 @@ async def test_a_put_cut_half_way(
     device.set_keys(keys)
     client = client_of(session, device)
     new_key = generate_mobile_key(NOW)
-    planned = plan_rotation(await client.mobile_key_config(), new_key, {})
-    device.inject_fault("mobilekey/config", "put_partial", times=2, keys_written=1)
-    after = await client.write_mobile_keys(planned)
+    before = await client.mobile_key_config()
+    planned = plan_rotation(before, new_key, {})
+    device.inject_fault("mobilekey/config", "put_partial", keys_written=1)
+    after = await client.write_mobile_keys(planned, before=before)
     assert len(after.keys) == 3
+    assert device.count("mobilekey/config", "PUT") == 2
 
 
 async def test_a_refused_write_is_not_read_back(
@@ -536,7 +699,7 @@ async def test_a_refused_write_is_not_read_back(
     client = client_of(session, device, username="doors", password="pw")
     config = MobileKeyConfig("x", [generate_mobile_key(NOW), None, None, None])
     with pytest.raises(TwoNPrivilegeError):
-        await client.write_mobile_keys(config)
+        await client.write_mobile_keys(config, before=config)
     assert device.count("mobilekey/config", "GET") == 0
 
 
@@ -569,10 +732,25 @@ async def test_setting_the_location(
     after = await client.set_location("Site A")
     assert after.location == device.location == "Site A"
     assert len(after.keys) == 2
+    puts = [r.body for r in device.requests if r.method == "PUT"]
+    assert puts == [{"location": "Site A"}]  # the keys are left as they are
     with pytest.raises(TwoNKeyMaterialMissingError):
         await client.write_mobile_keys(
-            MobileKeyConfig("x", [ClientKey(1, "rsa", "fp"), None, None, None])
+            MobileKeyConfig("x", [ClientKey(1, "rsa", "fp"), None, None, None]), before=after
         )
+    # A device that answers success and keeps nothing: it still holds what it held before.
+    device.inject_fault("mobilekey/config", "put_ignored")
+    with pytest.raises(TwoNKeyMismatchError) as caught:
+        await client.set_location("Site B")
+    assert caught.value.restored
+    assert device.location == "Site A"
+    assert device.count("mobilekey/config", "PUT") == 2  # nothing to write back
+
+
+def test_copying_a_device_without_keys_is_refused() -> None:
+    empty = MobileKeyConfig("54-1046-0745", [None, None, None, None])
+    with pytest.raises(TwoNNothingToCopyError, match="delete every key"):
+        plan_copy(empty, {})
 
 
 async def test_keys_of_other_types_are_written_back_as_they_are(
@@ -591,8 +769,7 @@ async def test_credentials_are_kept_out_of_requests_to_a_changed_certificate(
 ) -> None:
     client = client_of(session, device, password=DEFAULT_PASSWORD)
     device.replace_certificate()
+    config = MobileKeyConfig("x", [generate_mobile_key(NOW), None, None, None])
     with pytest.raises(TwoNCertificateChangedError):
-        await client.write_mobile_keys(
-            MobileKeyConfig("x", [generate_mobile_key(NOW), None, None, None])
-        )
+        await client.write_mobile_keys(config, before=config)
     assert device.requests == []

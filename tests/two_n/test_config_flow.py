@@ -121,7 +121,8 @@ async def test_set_up_without_authentication(
     ("changes", "error"),
     [
         ({"password": "wrong"}, "two_n_invalid_auth"),
-        ({"auth": "basic"}, "two_n_wrong_auth_method"),
+        ({"auth": "basic"}, "two_n_wants_digest"),
+        ({"auth": "none"}, "two_n_wants_digest"),
         ({"username": " "}, "two_n_username_required"),
         ({"host": "example.com/api"}, "two_n_invalid_host"),
         ({"host": "127.0.0.1:9"}, "two_n_cannot_connect"),
@@ -292,6 +293,18 @@ async def test_dhcp_of_an_ignored_device(hass: HomeAssistant, device: TwoNDevice
     assert result["reason"] == "already_configured"
 
 
+@pytest.mark.parametrize("sim_options", [{"auth": "basic", "protocol": "http"}])
+async def test_digest_to_a_device_that_wants_basic(
+    hass: HomeAssistant, device: TwoNDeviceSimulator
+) -> None:
+    """It answers Digest with a Basic challenge: the method is wrong, not the password."""
+    flow = await _device_form(hass)
+    result = await _submit(hass, flow["flow_id"], _settings(device, auth="digest"))
+    assert result["errors"] == {"base": "two_n_wants_basic"}
+    result = await _submit(hass, flow["flow_id"], _settings(device))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
 # --- reauthentication and reconfiguration ---------------------------------------------------
 
 
@@ -309,6 +322,10 @@ async def test_reauth(hass: HomeAssistant, device: TwoNDeviceSimulator) -> None:
         flow_id, {"auth": "digest", "username": DEFAULT_USER, "password": "still wrong"}
     )
     assert result["errors"] == {"base": "two_n_invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"auth": "basic", "username": DEFAULT_USER, "password": "new password"}
+    )
+    assert result["errors"] == {"base": "two_n_wants_digest"}
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"auth": "digest", "username": DEFAULT_USER, "password": "new password"}
     )
@@ -352,6 +369,21 @@ async def test_reconfigure_keeps_the_password_and_the_pin(
     await hass.async_block_till_done()
     assert entry.data["password"] == DEFAULT_PASSWORD
     assert entry.data["key_max_age"] == 30
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_names_the_method_the_device_wants(
+    hass: HomeAssistant, device: TwoNDeviceSimulator
+) -> None:
+    entry = await set_up(hass, make_entry(device))
+    device.auth = "basic"
+    result = await entry.start_reconfigure_flow(hass)
+    result = await _submit(hass, result["flow_id"], _settings(device, auth="digest"))
+    assert result["errors"] == {"base": "two_n_wants_basic"}
+    result = await _submit(hass, result["flow_id"], _settings(device, auth="basic"))
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data["auth"] == "basic"
     assert entry.state is ConfigEntryState.LOADED
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 import time
 from typing import Any
 
@@ -22,7 +23,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.multilock.const import DOMAIN
-from custom_components.multilock.vendors.two_n.client import format_fingerprint
+from custom_components.multilock.vendors.two_n import coordinator as coordinator_module
+from custom_components.multilock.vendors.two_n.client import TwoNClient, format_fingerprint
 from custom_components.multilock.vendors.two_n.coordinator import (
     holds_serial_number,
     redact_serial_location,
@@ -237,6 +239,28 @@ async def test_an_old_primary_key_raises_a_repair_that_rotates_it(
     assert device.mobile_keys[1].ctime == keys[0].ctime
 
 
+async def test_the_key_age_repair_undoes_a_rotation_the_device_did_not_keep(
+    hass: HomeAssistant, device: TwoNDeviceSimulator
+) -> None:
+    keys = old_keys(3, newest_days=100)
+    device.set_keys(keys)
+    entry = await set_up(hass, make_entry(device))
+    flows = await _fix_flows(hass)
+    result = await flows.async_init(DOMAIN, data={"issue_id": f"two_n_key_age_{entry.entry_id}"})
+    device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+    result = await flows.async_configure(result["flow_id"], {})
+    assert result["errors"] == {"base": "rotation_failed"}
+    assert "nothing was lost" in result["description_placeholders"]["error"]
+    assert [slot.key_b64 if slot else None for slot in device.mobile_keys] == [
+        *(key.key_b64 for key in keys),
+        None,
+    ]
+    assert hass.states.get(KEYS_IN_USE).state == "3"
+    # The new key, kept before it was sent, stays kept (though on no device).
+    (kept,) = entry.data["mobile_key_store"].values()
+    assert kept not in [slot.key_b64 for slot in device.mobile_keys if slot]
+
+
 async def test_the_key_age_is_configurable(
     hass: HomeAssistant, device: TwoNDeviceSimulator
 ) -> None:
@@ -377,11 +401,109 @@ async def test_switches_past_the_eighth_have_no_lock(
 async def test_the_read_after_an_opening_may_fail(
     hass: HomeAssistant, device: TwoNDeviceSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """ "Unlocked" after a trigger is an assumption the read after its duration checks."""
     await _call(hass, "unlock", FRONT)
     device.inject_fault("switch/status", "error_envelope")
     await asyncio.sleep(ON_DURATION + 0.05)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert hass.states.get(FRONT).state == LockState.UNLOCKED  # until the next poll
+    assert hass.states.get(FRONT).state == STATE_UNKNOWN  # not unlocked for another poll
     await _poll(hass)
     assert hass.states.get(FRONT).state == LockState.LOCKED
+
+
+def _shown(hass: HomeAssistant, entity_id: str) -> list[str]:
+    """The states ``entity_id`` shows from now on."""
+    states: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: (
+            states.append(event.data["new_state"].state)
+            if event.data["entity_id"] == entity_id
+            else None
+        ),
+    )
+    return states
+
+
+async def test_a_dropped_connection_does_not_open_the_door_twice(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The device triggers the switch, then the connection drops before its answer."""
+    shown = _shown(hass, FRONT)
+    device.inject_fault("switch/ctrl", "disconnect_after")
+    error: HomeAssistantError | None = None
+    try:
+        await _call(hass, "unlock", FRONT)
+    except HomeAssistantError as err:
+        error = err
+    assert device.switches[1].activations == 1  # one press, one activation
+    assert device.count("switch/ctrl", "GET") == 0
+    assert error is not None  # not reported as done
+    assert error.translation_key == "command_outcome_unknown"
+    assert "may have moved" in str(error)
+    # Unknown, read at once (the door is open), then read again after its duration.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(FRONT).state == LockState.UNLOCKED
+    await asyncio.sleep(ON_DURATION + 0.05)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(FRONT).state == LockState.LOCKED
+    assert shown[: shown.index(STATE_UNKNOWN) + 1] == [LockState.UNLOCKING, STATE_UNKNOWN]
+    assert LockState.UNLOCKED in shown[shown.index(STATE_UNKNOWN) :]
+
+
+async def test_a_late_answer_makes_the_gate_unknown_then_read(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bistable switch switched on whose answer came after the timeout: the gate is open."""
+    monkeypatch.setattr(coordinator_module, "TwoNClient", partial(TwoNClient, timeout=0.3))
+    await set_up(hass, make_entry(device))
+    shown = _shown(hass, GATE)
+    device.inject_fault("switch/ctrl", "late_answer", seconds=1.0)
+    with pytest.raises(HomeAssistantError) as caught:
+        await _call(hass, "unlock", GATE)
+    assert caught.value.translation_key == "command_outcome_unknown"
+    assert "may have moved" in str(caught.value)
+    assert hass.states.get(GATE).state != LockState.LOCKED
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert device.switches[2].latched
+    assert hass.states.get(GATE).state == LockState.UNLOCKED
+    assert shown == [LockState.UNLOCKING, STATE_UNKNOWN, LockState.UNLOCKED]
+    assert device.count("switch/ctrl") == 1
+
+
+async def test_a_lost_answer_whose_read_fails_stays_unknown(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    device.inject_fault("switch/ctrl", "malformed")
+    device.inject_fault("switch/status", "error_envelope")
+    with pytest.raises(HomeAssistantError, match="may have moved"):
+        await _call(hass, "lock", GATE)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(GATE).state == STATE_UNKNOWN
+    await _poll(hass)
+    assert hass.states.get(GATE).state == LockState.LOCKED
+
+
+async def test_a_refused_command_leaves_the_state_as_it_was(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """No connection at all: nothing was sent, so nothing may have moved."""
+    await device.stop()
+    with pytest.raises(HomeAssistantError) as caught:
+        await _call(hass, "unlock", GATE)
+    assert caught.value.translation_key == "two_n_cannot_connect"
+    assert hass.states.get(GATE).state == LockState.LOCKED
+
+
+async def test_a_device_that_now_wants_another_method_asks_to_sign_in_again(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    device.auth = "basic"
+    with pytest.raises(HomeAssistantError, match="wants Basic authentication") as caught:
+        await _call(hass, "unlock", GATE)
+    assert caught.value.translation_key == "two_n_wants_method"
+    await _poll(hass, everything=True)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]

@@ -15,7 +15,7 @@ from custom_components.multilock.compat import vol
 from custom_components.multilock.const import DOMAIN
 from simulators.two_n import MobileKey, TwoNDeviceSimulator
 
-from .conftest import FRONT, KEYS_IN_USE, LOCATION, make_entry, old_keys, set_up
+from .conftest import FRONT, KEYS_IN_USE, LOCATION, SECOND_SERIAL, make_entry, old_keys, set_up
 
 
 def _device_id(hass: HomeAssistant, sim: TwoNDeviceSimulator) -> str:
@@ -107,19 +107,76 @@ async def test_a_key_nobody_knows_is_not_deleted(
     assert "mobile_key_store" not in entry.data
 
 
-async def test_a_failed_rotation_says_what_the_device_holds(
+def _held(sim: TwoNDeviceSimulator) -> list[str | None]:
+    return [slot.key_b64 if slot else None for slot in sim.mobile_keys]
+
+
+async def test_a_failed_rotation_is_undone_and_says_what_the_device_holds(
     hass: HomeAssistant, device: TwoNDeviceSimulator
 ) -> None:
-    device.set_keys(old_keys(4))
+    """Written twice, it fails half-way twice: what it held before is written back."""
+    keys = old_keys(4)
+    device.set_keys(keys)
     entry = await set_up(hass, make_entry(device))
     device.inject_fault("mobilekey/config", "put_partial_error", times=2, keys_written=2)
     with pytest.raises(HomeAssistantError, match="did not keep the mobile keys") as caught:
         await _act(hass, "rotate_mobile_key", {"device_id": _device_id(hass, device)})
-    assert "It now holds slot 1: rsa key" in str(caught.value)
-    # The new key was kept before it was sent: the device holds it.
-    (stored,) = entry.data["mobile_key_store"].values()
-    assert device.mobile_keys[0] is not None
-    assert device.mobile_keys[0].key_b64 == stored
+    assert caught.value.translation_key == "two_n_keys_restored"
+    assert "so nothing was lost: it holds location '54-1046-0745', slot 1: rsa key" in str(
+        caught.value
+    )
+    assert _held(device) == [key.key_b64 for key in keys]
+    # The new key was kept before it was sent, and stays kept until a write is verified.
+    assert len(entry.data["mobile_key_store"]) == 1
+    _no_key_material({"error": str(caught.value)}, *keys)
+
+
+async def test_a_refused_new_key_does_not_cost_the_oldest(
+    hass: HomeAssistant, device: TwoNDeviceSimulator
+) -> None:
+    """Four keys, the new one silently refused: the device would hold [empty, k1, k2, k3]."""
+    keys = old_keys(4)
+    device.set_keys(keys)
+    await set_up(hass, make_entry(device))
+    device.inject_fault("mobilekey/config", "put_refuse_new")
+    with pytest.raises(HomeAssistantError) as caught:
+        await _act(hass, "rotate_mobile_key", {"device_id": _device_id(hass, device)})
+    assert _held(device) == [key.key_b64 for key in keys]
+    assert caught.value.translation_key == "two_n_keys_restored"
+    assert "nothing was lost" in str(caught.value)
+    assert hass.states.get(KEYS_IN_USE).state == "4"
+
+
+async def test_a_rotation_kept_in_part_keeps_the_primary_key(
+    hass: HomeAssistant, device: TwoNDeviceSimulator
+) -> None:
+    """The device answers success but kept only the new key: the previous primary (the one
+    phones use today) was overwritten. It is written back."""
+    keys = old_keys(3)
+    device.set_keys(keys)
+    await set_up(hass, make_entry(device))
+    device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+    with pytest.raises(HomeAssistantError) as caught:
+        await _act(hass, "rotate_mobile_key", {"device_id": _device_id(hass, device)})
+    assert _held(device) == [*(key.key_b64 for key in keys), None]
+    assert "nothing was lost" in str(caught.value)
+
+
+async def test_a_repair_that_does_not_take_says_what_is_gone(
+    hass: HomeAssistant, device: TwoNDeviceSimulator
+) -> None:
+    keys = old_keys(2)
+    device.set_keys(keys)
+    entry = await set_up(hass, make_entry(device))
+    device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=2)
+    device.inject_fault("mobilekey/config", "put_refuse_new")
+    with pytest.raises(HomeAssistantError, match="written back either") as caught:
+        await _act(hass, "rotate_mobile_key", {"device_id": _device_id(hass, device)})
+    assert caught.value.translation_key == "two_n_key_mismatch"
+    assert "no longer on it: the rsa key in slot 2" in str(caught.value)
+    assert hass.states.get(KEYS_IN_USE).state == "1"  # what it holds, read back
+    assert _held(device) == [keys[0].key_b64, None, None, None]
+    assert len(entry.data["mobile_key_store"]) == 1  # the new key, kept
 
 
 async def test_set_location(hass: HomeAssistant, device: TwoNDeviceSimulator) -> None:
@@ -133,11 +190,19 @@ async def test_set_location(hass: HomeAssistant, device: TwoNDeviceSimulator) ->
     (result,) = response["devices"]
     assert result["location"] == device.location == "Main entrance"
     assert len(result["keys"]) == 2
+    assert result["before"]["location"] == device.info["serialNumber"]
+    assert result["before"]["keys"] == result["keys"]
     _no_key_material(response, *keys)
     assert hass.states.get(LOCATION).state == "Main entrance"
     with pytest.raises(vol.Invalid):
         await _act(hass, "set_mobile_key_location", {"device_id": device_id, "location": "x" * 128})
     assert device.count("mobilekey/config", "PUT") == 1
+    # A device that answers success and keeps nothing: told, and it holds what it held.
+    device.inject_fault("mobilekey/config", "put_ignored")
+    with pytest.raises(HomeAssistantError, match="nothing was lost") as caught:
+        await _act(hass, "set_mobile_key_location", {"device_id": device_id, "location": "B"})
+    assert caught.value.translation_key == "two_n_keys_restored"
+    assert device.location == "Main entrance"
 
 
 async def test_copy_between_devices(
@@ -146,7 +211,8 @@ async def test_copy_between_devices(
     keys = old_keys(3)
     device.set_keys(keys)
     device.location = "Site A"
-    second_device.set_keys(old_keys(1))
+    destination_keys = old_keys(1)
+    second_device.set_keys(destination_keys)
     await set_up(hass, make_entry(device))
     second = await set_up(hass, make_entry(second_device))
     source, target = _device_id(hass, device), _device_id(hass, second_device)
@@ -158,6 +224,12 @@ async def test_copy_between_devices(
     (result,) = response["devices"]
     assert result["device_id"] == target
     assert result["location"] == second_device.location == "Site A"
+    # What the destination held before: its location and its key, by fingerprint.
+    assert result["before"]["location"] == second_device.info["serialNumber"]
+    assert [key["slot"] for key in result["before"]["keys"]] == [1]
+    assert result["before"]["keys"][0]["fingerprint"] not in {
+        key["fingerprint"] for key in result["keys"]
+    }
     assert [key["fingerprint"] for key in result["keys"]] == [
         key["fingerprint"] for key in response["source"]["keys"]
     ]
@@ -165,9 +237,51 @@ async def test_copy_between_devices(
         *(key.key_b64 for key in keys),
         None,
     ]
-    _no_key_material(response, *keys)
+    _no_key_material(response, *keys, *destination_keys)
     # The target keeps the private halves it was given, for its own rotations.
     assert set(second.data["mobile_key_store"]) == {key["fingerprint"] for key in result["keys"]}
+
+
+async def test_copying_a_device_without_keys_is_refused(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, second_device: TwoNDeviceSimulator
+) -> None:
+    """A new or reset source (no key, its serial number as location) would empty the others."""
+    keys = old_keys(2)
+    second_device.set_keys(keys)
+    second_device.location = "Site A"
+    await set_up(hass, make_entry(device))
+    await set_up(hass, make_entry(second_device))
+    with pytest.raises(ServiceValidationError, match="holds no mobile key") as caught:
+        await _act(
+            hass,
+            "copy_mobile_keys",
+            {"source": _device_id(hass, device), "device_id": _device_id(hass, second_device)},
+        )
+    assert caught.value.translation_key == "two_n_copy_source_empty"
+    assert second_device.count("mobilekey/config", "PUT") == 0
+    assert _held(second_device) == [*(key.key_b64 for key in keys), None, None]
+    assert second_device.location == "Site A"
+
+
+async def test_a_copy_the_destination_did_not_keep_is_undone(
+    hass: HomeAssistant, device: TwoNDeviceSimulator, second_device: TwoNDeviceSimulator
+) -> None:
+    device.set_keys(old_keys(3))
+    destination_keys = old_keys(2)
+    second_device.set_keys(destination_keys)
+    await set_up(hass, make_entry(device))
+    await set_up(hass, make_entry(second_device))
+    second_device.inject_fault("mobilekey/config", "put_partial_silent", keys_written=1)
+    with pytest.raises(HomeAssistantError) as caught:
+        await _act(
+            hass,
+            "copy_mobile_keys",
+            {"source": _device_id(hass, device), "device_id": _device_id(hass, second_device)},
+        )
+    assert _held(second_device) == [*(key.key_b64 for key in destination_keys), None, None]
+    assert second_device.location == SECOND_SERIAL
+    assert caught.value.translation_placeholders["name"] == "2N Access Unit"
+    assert "nothing was lost" in str(caught.value)
 
 
 async def test_copy_needs_another_device(hass: HomeAssistant, device: TwoNDeviceSimulator) -> None:

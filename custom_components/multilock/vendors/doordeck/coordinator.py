@@ -166,6 +166,8 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
 
     descriptions = DESCRIPTIONS
     client_error = DoordeckError
+    # No answer in time: Doordeck may have sent the operation to the lock.
+    outcome_unknown_errors = (DoordeckTimeoutError,)
 
     def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
         """Resume the account's client from the stored credentials."""
@@ -189,6 +191,9 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         self._details: dict[str, DoordeckLock] = {}
         # Locks unlocked from here, until their unlock time is over.
         self._unlock_timers: dict[str, CALLBACK_TYPE] = {}
+        # Locks reporting no state whose last command's outcome is unknown: unknown until
+        # their unlock time is over (then locked, whatever the command did).
+        self._unknown_until_relock: set[str] = set()
         self._renewal_not_before: datetime | None = None
 
     # -- device keys ----------------------------------------------------------------------
@@ -224,7 +229,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             ) from err
         for lock_id, lock in locks.items():
             if not lock.reports_state:
-                locks[lock_id] = replace(lock, locked=lock_id not in self._unlock_timers)
+                locks[lock_id] = replace(lock, locked=self._assumed_locked(lock_id))
             elif self._moved_since(commands_seen, self.lock_device_key(lock_id)):
                 # A command that finished while this poll ran is newer than what it read.
                 locks[lock_id] = replace(lock, locked=self._known_locked(lock_id))
@@ -251,6 +256,11 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         reports_state = self._details[listed.id].locked is not None
         return DoordeckLockData(lock=lock, reports_state=reports_state, locked=lock.locked)
 
+    def _assumed_locked(self, lock_id: str) -> bool | None:
+        if lock_id in self._unknown_until_relock:
+            return None
+        return lock_id not in self._unlock_timers
+
     def _known_locked(self, lock_id: str) -> bool | None:
         # The command that ran during the poll needed the lock in the previous data.
         return self.data.locks[lock_id].locked
@@ -258,6 +268,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
     def _forget_lock(self, lock_id: str) -> None:
         self._details.pop(lock_id, None)
         self._commands_done.pop(self.lock_device_key(lock_id), None)
+        self._unknown_until_relock.discard(lock_id)
         if cancel := self._unlock_timers.pop(lock_id, None):
             cancel()
 
@@ -403,7 +414,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         lock_id = self.lock_id_of(device_key)
         lock = self._lock_data(lock_id).lock
         command = self.client.lock if locked else self.client.unlock
-        result = await self._run(lock.name, command(lock_id))
+        result = await self._async_command(device_key, lock.name, command(lock_id))
         if result is OperationResult.QUEUED:
             # Doordeck took the command but the lock has not carried it out: the state stays
             # what it was, and the next poll tells (for locks that report a state).
@@ -414,19 +425,40 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
             )
             return
         self._command_finished(device_key)
+        self._unknown_until_relock.discard(lock_id)
         if cancel := self._unlock_timers.pop(lock_id, None):
             cancel()
         if not locked:
-            self._unlock_timers[lock_id] = async_call_later(
-                self.hass, lock.unlock_time, partial(self._unlock_time_over, lock_id)
-            )
+            self._start_unlock_timer(lock_id, lock.unlock_time)
         self._set_locked(lock_id, locked)
+
+    def _start_unlock_timer(self, lock_id: str, seconds: float) -> None:
+        self._unlock_timers[lock_id] = async_call_later(
+            self.hass, seconds, partial(self._unlock_time_over, lock_id)
+        )
+
+    def _set_state_unknown(self, device_key: str) -> None:
+        lock_id = self.lock_id_of(device_key)
+        lock = self.data.locks[lock_id]
+        if cancel := self._unlock_timers.pop(lock_id, None):
+            cancel()
+        if not lock.reports_state:
+            # Nothing to read: if it unlocked, it has locked itself again after its unlock time.
+            self._unknown_until_relock.add(lock_id)
+            self._start_unlock_timer(lock_id, lock.lock.unlock_time)
+        self._set_locked(lock_id, None)
+
+    async def _async_read_state(self, device_key: str) -> None:
+        lock = self.data.locks.get(self.lock_id_of(device_key))
+        if lock is not None and lock.reports_state:
+            await self.async_request_refresh()
 
     @callback
     def _unlock_time_over(self, lock_id: str, _now: datetime) -> None:
         """The lock has locked itself again: assume it, or ask Doordeck when it reports."""
         # A lock that left the account has had its timer cancelled (_forget_lock).
         del self._unlock_timers[lock_id]
+        self._unknown_until_relock.discard(lock_id)
         if self.data.locks[lock_id].reports_state:
             self.config_entry.async_create_background_task(
                 self.hass, self.async_request_refresh(), f"doordeck relock {lock_id}"
@@ -434,7 +466,7 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         else:
             self._set_locked(lock_id, True)
 
-    def _set_locked(self, lock_id: str, locked: bool) -> None:
+    def _set_locked(self, lock_id: str, locked: bool | None) -> None:
         locks = dict(self.data.locks)
         locks[lock_id] = replace(locks[lock_id], locked=locked)
         # Only this lock's entities change: the account's other locks are not rewritten.

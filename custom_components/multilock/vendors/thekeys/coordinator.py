@@ -84,6 +84,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
 
     descriptions = DESCRIPTIONS
     client_error = TheKeysError
+    # A lost answer, or one that proves nothing: the lock may or may not have moved.
+    outcome_unknown_errors = (TheKeysTimeoutError, TheKeysUnconfirmedError)
 
     def __init__(
         self, hass: HomeAssistant, entry: MultilockConfigEntry, gateway: TheKeysGateway
@@ -265,20 +267,20 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
                     translation_key="thekeys_superseded",
                     translation_placeholders={"device": subentry.title},
                 )
-            try:
-                await command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND)
-            except (TheKeysTimeoutError, TheKeysUnconfirmedError) as err:
-                # The answer was lost or proves nothing: the lock may or may not have moved.
-                self._command_finished(device_key)
-                self._set_lock_state(identifier, None)
-                self.config_entry.async_create_background_task(
-                    self.hass, self.async_request_refresh(), f"thekeys read {identifier}"
-                )
-                raise self._translated(subentry.title, err) from err
-            except TheKeysError as err:
-                raise self._translated(subentry.title, err) from err
+            await self._async_command(
+                device_key,
+                subentry.title,
+                command(identifier, subentry.data[CONF_SHARE_CODE], Priority.COMMAND),
+            )
             self._command_finished(device_key)
             self._set_lock_state(identifier, new_state)
+
+    def _set_state_unknown(self, device_key: str) -> None:
+        self._set_lock_state(identifier_of(device_key), None)
+
+    def _outcome_unknown(self, name: str, err: Exception) -> HomeAssistantError:
+        # The gateway's own texts: a late answer (may have moved), an unconfirmed one.
+        return self._translated(name, err)
 
     def _set_lock_state(self, identifier: int, state: LockState | None) -> None:
         locks = dict(self.data.locks)

@@ -11,7 +11,15 @@ Transport:
 * HTTPS by default, HTTP allowed. Digest authentication (2N's default) is aiohttp's
   ``DigestAuthMiddleware`` (one per client, so that its nonce is reused: after the first
   challenge every request authenticates at once); Basic is its ``Authorization`` header; "none"
-  sends no credentials. Digest is never computed here.
+  sends no credentials. Digest is never computed here. A refusal whose challenge names another
+  scheme than the one configured is ``TwoNAuthMethodError`` naming the scheme the device wants,
+  not a refused password.
+* A request with side effects is sent once: ``switch/ctrl`` goes as a POST form (2N accepts it;
+  aiohttp repeats a GET by itself when the connection drops before the answer, which opened a
+  door twice), and neither it nor a ``mobilekey/config`` PUT is repeated by aiohttp (a
+  middleware turns the drop into an error). A connection that closed after the request went
+  out is ``TwoNAnswerLostError``: the device may have acted on it. Nothing here retries a
+  command; the caller reads the device again.
 * Certificates are verified against the session's (the system's) store, or pinned: the
   SHA-256 of the certificate the device presented at set-up, checked with
   ``aiohttp.Fingerprint``. A different certificate is ``TwoNCertificateChangedError``
@@ -27,12 +35,16 @@ Mobile keys, "nothing lost":
   SHA-256 of its public half (``SubjectPublicKeyInfo`` DER): the same key has the same
   fingerprint whichever half the device shows. Key material is never in a ``repr``, a log line
   or an error message.
-* Every PUT is read back and compared slot by slot (fingerprint, creation time, and type where
-  one was sent) and the location; ``TwoNKeyMismatchError`` says what the device now holds. A
-  PUT that failed in transit or with a processing error (14) may have written part of the
-  request (the device writes slot after slot): when the read-back differs, the same PUT is sent
-  once more (it states the whole configuration, so sending it again is safe), then read back
-  again.
+* Every write starts from what the device held just before (``before``, read by the caller)
+  and is read back and compared slot by slot (fingerprint, creation time, and type where one was
+  sent) and the location. The device's answer to a PUT says nothing (an invalid key is silently
+  not written, a shorter array empties the missing slots), so the read-back decides. A PUT that
+  failed in transit or with a processing error (14) may have written part of the request (the
+  device writes slot after slot): when the read-back differs, the same PUT is sent once more (it
+  states the whole configuration). When the device still differs, what it held before is
+  written back (every key whose private half is known: from the GET, from ``known``, or from
+  the keys just written) and read back; ``TwoNKeyMismatchError`` then says what the device holds
+  and whether it is everything it held before (``restored``) or which keys are gone (``lost``).
 * Rotation: a new 1024-bit RSA key (PKCS#1 DER, base64, made by ``generate_mobile_key``, which
   callers run off the event loop) goes first, the present keys follow in slot order, and only
   when all four slots are full is one dropped: the oldest by creation time (a key without one
@@ -40,6 +52,8 @@ Mobile keys, "nothing lost":
   is written back unchanged. Each kept key needs its private half: from the GET, or from
   ``known`` (the private keys the caller wrote earlier, by fingerprint). When one is missing,
   nothing is written (``TwoNKeyMaterialMissingError``).
+* Copying from a device that holds no key is refused before anything is written
+  (``TwoNNothingToCopyError``): it would empty every slot of the destination.
 
 Choices where the pages are silent:
 
@@ -154,7 +168,11 @@ class TwoNConnectionError(TwoNError):
 
 
 class TwoNTimeoutError(TwoNConnectionError):
-    """The device did not answer within the client's timeout."""
+    """The device did not answer within the client's timeout (it may have acted)."""
+
+
+class TwoNAnswerLostError(TwoNConnectionError):
+    """The connection closed after the request was sent: the device may have acted on it."""
 
 
 class TwoNCertificateError(TwoNConnectionError):
@@ -225,9 +243,33 @@ class TwoNAuthenticationError(TwoNApiError):
 
 
 class TwoNAuthMethodError(TwoNApiError):
-    """Error 8: the device expects another authentication method (Basic or Digest)."""
+    """The device wants another authentication method: ``wanted`` (None when it does not say).
+
+    Error 8, or a refusal (401) whose challenge names another scheme than the one sent.
+    """
 
     meaning = "The device expects another authentication method"
+
+    def __init__(
+        self,
+        path: str,
+        code: int | None,
+        param: str | None = None,
+        description: str | None = None,
+        *,
+        wanted: AuthMethod | None = None,
+    ) -> None:
+        """Keep what the device said and the method its challenge names."""
+        self.wanted = wanted
+        super().__init__(path, code, param, description)
+
+    def _message(self) -> str:
+        if self.wanted is None:
+            return super()._message()
+        return (
+            f"The device wants {self.wanted.value.capitalize()} authentication "
+            f"({self.path}: error {self.code})"
+        )
 
 
 class TwoNConnectionTypeError(TwoNApiError):
@@ -269,35 +311,65 @@ class TwoNKeyMaterialMissingError(TwoNError):
         )
 
 
+class TwoNNothingToCopyError(TwoNError, ValueError):
+    """The source of a copy holds no key: copying would empty the destination's slots."""
+
+
 class TwoNKeyMismatchError(TwoNError):
-    """The device does not hold what was written: ``actual`` is what it holds now."""
+    """The device did not keep what was written, even after it was written again.
+
+    ``written`` is what it held after the write, ``actual`` what it holds once what it held
+    ``before`` was written back. ``restored``: it holds everything it held before again (nothing
+    was lost); otherwise ``lost`` names the keys it held before and no longer holds.
+    """
 
     def __init__(
         self,
         expected: MobileKeyConfig,
+        written: MobileKeyConfig,
         actual: MobileKeyConfig,
-        write_error: TwoNError | None,
+        *,
+        before: MobileKeyConfig,
+        write_error: TwoNError | None = None,
+        restore_error: TwoNError | None = None,
     ) -> None:
-        """Say what was asked, what the device holds, and why the write failed if it did."""
+        """Say what was asked, what the device kept, and what it holds after the repair."""
         self.expected = expected
+        self.written = written
         self.actual = actual
+        self.before = before
         self.write_error = write_error
+        self.restore_error = restore_error
+        held = {key.fingerprint for key in actual.keys}
+        self.lost = [key for key in before.keys if key.fingerprint not in held]
+        self.restored = _same_content(before, actual)
         differences = [
             f"slot {slot}: expected {_slot_text(want)}, holds {_slot_text(have)}"
             for slot, (want, have) in enumerate(
-                zip(expected.slots, actual.slots, strict=True), start=1
+                zip(expected.slots, written.slots, strict=True), start=1
             )
             if not _same_key(want, have)
         ]
-        if expected.location != actual.location:
+        if expected.location != written.location:
             differences.append(
-                f"location: expected {expected.location!r}, holds {actual.location!r}"
+                f"location: expected {expected.location!r}, holds {written.location!r}"
             )
         cause = "" if write_error is None else f" after the write failed ({write_error})"
-        super().__init__(
-            f"The device did not keep what was written{cause}: {'; '.join(differences)}. "
-            f"It now holds {actual.describe()}"
-        )
+        self.problem = f"{'; '.join(differences)}{cause}"
+        self.holds = actual.describe_all()
+        if self.restored:
+            self.restore_problem = ""
+            outcome = f"It holds what it held before again, so nothing was lost: {self.holds}"
+        else:
+            if restore_error is not None:
+                why = f"writing back what it held before failed ({restore_error})"
+            else:
+                why = "it did not keep what it held before when that was written back either"
+            if self.lost:
+                why += "; no longer on it: " + ", ".join(key.describe() for key in self.lost)
+            self.restore_problem = why
+            outcome = f"Then {why}. It now holds {self.holds}"
+        super().__init__(f"The device did not keep what was written ({self.problem}). {outcome}")
 
 
 # --- replies ------------------------------------------------------------------------------
@@ -406,6 +478,14 @@ class MobileKeyConfig:
         return ", ".join(
             f"slot {slot}: {_slot_text(key)}" for slot, key in enumerate(self.slots, start=1)
         )
+
+    def describe_all(self) -> str:
+        """Say what the device holds: the location and the slots, without key material."""
+        return f"location {self.location!r}, {self.describe()}"
+
+    def compact(self) -> MobileKeyConfig:
+        """The same location and keys, in order from slot 1 (as a write leaves them)."""
+        return MobileKeyConfig(self.location, _in_slots(self.keys))
 
     def without_material(self) -> MobileKeyConfig:
         """The same configuration with no private key in it (to keep in memory or show)."""
@@ -540,7 +620,15 @@ def plan_rotation(
 
 
 def plan_copy(source: MobileKeyConfig, known: Mapping[str, str]) -> MobileKeyConfig:
-    """Return what copying ``source`` writes: its location and keys, private halves known."""
+    """Return what copying ``source`` writes: its location and keys, private halves known.
+
+    Raise ``TwoNNothingToCopyError`` when it holds no key (a new or reset device).
+    """
+    if not source.keys:
+        raise TwoNNothingToCopyError(
+            "The source device holds no mobile key: copying it would delete every key of the "
+            "destination, so nothing was written"
+        )
     return MobileKeyConfig(
         source.location, _in_slots([with_material(key, known) for key in source.keys])
     )
@@ -655,9 +743,14 @@ class TwoNClient:
         ]
 
     async def switch_control(self, number: int, action: SwitchAction) -> None:
-        """Switch a switch on or off, or trigger it (monostable: on for its duration)."""
+        """Switch a switch on or off, or trigger it (monostable: on for its duration).
+
+        Sent once, as a POST form. ``TwoNTimeoutError``, ``TwoNAnswerLostError``,
+        ``TwoNMalformedReplyError`` and ``TwoNHttpError`` leave it unknown whether the device
+        acted on it.
+        """
         await self._request(
-            "GET", SWITCH_CTRL, params={"switch": str(number), "action": action.value}
+            "POST", SWITCH_CTRL, form={"switch": str(number), "action": action.value}
         )
 
     async def mobile_key_config(self) -> MobileKeyConfig:
@@ -675,62 +768,97 @@ class TwoNClient:
         self, new_key: MobileKey, known: Mapping[str, str]
     ) -> MobileKeyConfig:
         """Put ``new_key`` first and keep the others (see ``plan_rotation``); verified."""
-        planned = plan_rotation(await self.mobile_key_config(), new_key, known)
-        return await self.write_mobile_keys(planned)
+        before = await self.mobile_key_config()
+        planned = plan_rotation(before, new_key, known)
+        return await self.write_mobile_keys(planned, before=before, known=known)
 
-    async def set_location(self, location: str) -> MobileKeyConfig:
+    async def set_location(
+        self, location: str, known: Mapping[str, str] | None = None
+    ) -> MobileKeyConfig:
         """Write a new location, keeping the keys; verified."""
         validate_location(location)
-        current = await self.mobile_key_config()
-        expected = MobileKeyConfig(location, list(current.slots))
-        return await self._write({"location": location}, expected)
+        before = await self.mobile_key_config()
+        planned = MobileKeyConfig(location, list(before.slots))
+        return await self.write_mobile_keys(planned, before=before, known=known)
 
-    async def write_mobile_keys(self, config: MobileKeyConfig) -> MobileKeyConfig:
-        """Write a location and keys (every key with its private half); verified.
+    async def write_mobile_keys(
+        self,
+        planned: MobileKeyConfig,
+        *,
+        before: MobileKeyConfig,
+        known: Mapping[str, str] | None = None,
+    ) -> MobileKeyConfig:
+        """Write ``planned`` on a device that held ``before`` (just read); verified, repaired.
 
-        Return what the device holds (equal to ``config`` slot by slot); raise
-        ``TwoNKeyMismatchError`` saying what it holds when it differs.
+        The location is always sent, the keys (each with its private half) when they differ
+        from what the device holds. Return what the device holds (equal to ``planned`` slot by
+        slot). When it differs, even after a write that failed half-way was sent once more,
+        ``before`` is written back and ``TwoNKeyMismatchError`` says what the device holds then.
+        ``known``: private halves by fingerprint, for keys the GET shows only as public halves.
         """
-        validate_location(config.location)
-        body = {
-            "location": config.location,
-            "keys": [_key_object(key) for key in config.keys],
-        }
-        return await self._write(body, config)
+        validate_location(planned.location)
+        first = _put_body(planned, before)  # a key without its private half: nothing is sent
+        private = {**(known or {}), **_private_halves(before), **_private_halves(planned)}
+        written, write_error = await self._put_and_read(first)
+        if not _matches(planned, written) and _worth_retrying(write_error):
+            _LOGGER.warning(
+                "Writing the mobile keys of %s failed half-way (%s); writing them again",
+                self.host,
+                write_error,
+            )
+            written, write_error = await self._put_and_read(_put_body(planned, written))
+        if _matches(planned, written):
+            if write_error is not None:
+                _LOGGER.debug("%s holds what was written despite: %s", self.host, write_error)
+            return written
+        actual, restore_error = written, None
+        if not _same_content(before, written):
+            restore = _with_known_halves(before, private)
+            _LOGGER.warning(
+                "%s did not keep the mobile keys written; writing back what it held before",
+                self.host,
+            )
+            for _attempt in range(2):  # once more only when it failed half-way
+                try:
+                    actual, restore_error = await self._put_and_read(_put_body(restore, actual))
+                except TwoNError as err:  # the read-back failed: the last reading stands
+                    restore_error = err
+                    break
+                if _same_content(before, actual):
+                    restore_error = None  # it failed on the way, yet the device holds it all
+                    break
+                if not _worth_retrying(restore_error):
+                    break
+        raise TwoNKeyMismatchError(
+            planned,
+            written,
+            actual,
+            before=before,
+            write_error=write_error,
+            restore_error=restore_error,
+        )
 
-    async def _write(self, body: dict[str, Any], expected: MobileKeyConfig) -> MobileKeyConfig:
+    async def _put_and_read(self, body: dict[str, Any]) -> tuple[MobileKeyConfig, TwoNError | None]:
+        """PUT ``body``, then read back: what the device holds, and why the PUT failed if it did.
+
+        A refusal before anything was written (certificate, account, protocol) is raised.
+        """
         write_error: TwoNError | None = None
-        for attempt in range(2):
-            try:
-                await self._request("PUT", MOBILEKEY_CONFIG, json_body=body)
-            except (
-                TwoNCertificateChangedError,
-                TwoNAuthenticationError,
-                TwoNAuthMethodError,
-                TwoNConnectionTypeError,
-                TwoNPrivilegeError,
-                TwoNCertificateError,
-            ):
-                raise  # refused before anything was written
-            except TwoNError as err:
-                write_error = err
-                _LOGGER.debug("Mobile key write to %s failed: %s; reading back", self.host, err)
-            else:
-                write_error = None
-            actual = await self.mobile_key_config()
-            if _matches(expected, actual):
-                if write_error is not None:
-                    _LOGGER.debug("%s holds what was written despite: %s", self.host, write_error)
-                return actual
-            if attempt == 0 and _worth_retrying(write_error):
-                _LOGGER.warning(
-                    "Writing the mobile keys of %s failed half-way (%s); writing them again",
-                    self.host,
-                    write_error,
-                )
-                continue
-            raise TwoNKeyMismatchError(expected, actual, write_error)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            await self._request("PUT", MOBILEKEY_CONFIG, json_body=body)
+        except (
+            TwoNCertificateChangedError,
+            TwoNAuthenticationError,
+            TwoNAuthMethodError,
+            TwoNConnectionTypeError,
+            TwoNPrivilegeError,
+            TwoNCertificateError,
+        ):
+            raise  # refused before anything was written
+        except TwoNError as err:
+            write_error = err
+            _LOGGER.debug("Mobile key write to %s failed: %s; reading back", self.host, err)
+        return await self.mobile_key_config(), write_error
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -739,27 +867,36 @@ class TwoNClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
         json_body: Any = None,
     ) -> Any:
-        """Send one request; return the envelope's ``result`` (None when it has none)."""
+        """Send one request; return the envelope's ``result`` (None when it has none).
+
+        Anything but a GET has side effects: aiohttp does not send it a second time.
+        """
         kwargs: dict[str, Any] = {"timeout": self._timeout}
         if self.protocol is Protocol.HTTPS and self.certificate_sha256 is not None:
             kwargs["ssl"] = aiohttp.Fingerprint(self.certificate_sha256)
         headers: dict[str, str] = {}
         if self._basic is not None:
             headers["Authorization"] = self._basic
+        middlewares: list[aiohttp.ClientMiddlewareType] = []
         if self._digest is not None:
-            kwargs["middlewares"] = (self._digest,)
-        if json_body is not None:
+            middlewares.append(self._digest)
+        if method != "GET":
+            middlewares.append(_send_once)
+        if middlewares:
+            kwargs["middlewares"] = tuple(middlewares)
+        if form is not None:
+            kwargs["data"] = dict(form)
+        elif json_body is not None:
             kwargs["data"] = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
         url = self._base.with_path(f"/api/{path}")
         try:
-            async with self._session.request(
-                method, url, params=params, headers=headers, **kwargs
-            ) as response:
+            async with self._session.request(method, url, headers=headers, **kwargs) as response:
                 status, body = response.status, await response.read()
+                challenge = response.headers.get("WWW-Authenticate", "")
         except aiohttp.ServerFingerprintMismatch as err:
             raise TwoNCertificateChangedError(err.expected, err.got) from err
         except aiohttp.ClientConnectorCertificateError as err:
@@ -768,9 +905,34 @@ class TwoNClient:
             ) from err
         except TimeoutError as err:
             raise TwoNTimeoutError(f"{self.host} did not answer {path} in time") from err
-        except aiohttp.ClientError as err:
+        except aiohttp.ClientConnectorError as err:
             raise TwoNConnectionError(f"Cannot reach {self.host}: {err}") from err
-        return _unwrap(path, status, body, self._secrets.scrub)
+        except aiohttp.ClientError as err:
+            raise TwoNAnswerLostError(
+                f"{self.host} closed the connection before answering {path}: {err}"
+            ) from err
+        return _unwrap(path, status, body, self._secrets.scrub, auth=self.auth, challenge=challenge)
+
+
+class _ClosedAfterSending(aiohttp.ClientConnectionError):
+    """The connection closed once the request was out (not an error aiohttp retries)."""
+
+
+async def _send_once(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Keep aiohttp from sending a request with side effects a second time by itself.
+
+    aiohttp sends an idempotent request (a PUT; a GET) again when the connection closes
+    before the answer, though the device may have acted on the first. Raised as an error it
+    does not retry, the closure reaches the caller, which reads the device before deciding.
+    """
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # no connection: nothing was sent (and aiohttp does not retry it)
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as err:
+        raise _ClosedAfterSending(str(err) or type(err).__name__) from err
 
 
 async def fetch_certificate_sha256(
@@ -800,19 +962,35 @@ async def fetch_certificate_sha256(
 
 _ERRORS: Final[Mapping[int, type[TwoNApiError]]] = {
     7: TwoNConnectionTypeError,
-    8: TwoNAuthMethodError,
     9: TwoNAuthenticationError,
     10: TwoNPrivilegeError,
 }
 
 
-def _unwrap(path: str, status: int, body: bytes, scrub: Callable[[str], str] = str) -> Any:
-    # ``scrub`` removes the client's secrets from the device's text (``str``: nothing to remove).
+def _unwrap(
+    path: str,
+    status: int,
+    body: bytes,
+    scrub: Callable[[str], str] = str,
+    *,
+    auth: AuthMethod | None = None,
+    challenge: str = "",
+) -> Any:
+    """The envelope's result, or the error it (or the HTTP status) says.
+
+    ``scrub`` removes the client's secrets from the device's text (``str``: nothing to
+    remove). ``auth`` is the method the request used and ``challenge`` the device's
+    ``WWW-Authenticate``: a refusal challenging another scheme is a wrong method.
+    """
     try:
         reply = json.loads(body) if body else None
     except ValueError:
         reply = None
+    wanted = _challenged_method(challenge)
+    wrong_method = status == HTTPStatus.UNAUTHORIZED and wanted not in (None, auth)
     if not isinstance(reply, dict) or not isinstance(reply.get("success"), bool):
+        if wrong_method:
+            raise TwoNAuthMethodError(path, None, description=f"HTTP {status}", wanted=wanted)
         if status == HTTPStatus.UNAUTHORIZED:
             raise TwoNAuthenticationError(path, None, description=f"HTTP {status}")
         if status >= HTTPStatus.BAD_REQUEST:
@@ -827,13 +1005,23 @@ def _unwrap(path: str, status: int, body: bytes, scrub: Callable[[str], str] = s
     if code is None and status == HTTPStatus.UNAUTHORIZED:
         code = 9
     param = error.get("param")
+    param = str(param) if param is not None else None
     description = error.get("description")
-    raise _ERRORS.get(code or 0, TwoNApiError)(
-        path,
-        code,
-        scrub(str(param)) if param is not None else None,
-        scrub(str(description)) if description is not None else None,
-    )
+    param = scrub(param) if param is not None else None
+    description = scrub(str(description)) if description is not None else None
+    if wrong_method or code == 8:
+        raise TwoNAuthMethodError(path, code, param, description, wanted=wanted)
+    raise _ERRORS.get(code or 0, TwoNApiError)(path, code, param, description)
+
+
+def _challenged_method(challenge: str) -> AuthMethod | None:
+    """The method a ``WWW-Authenticate`` challenge asks for (Basic or Digest), if any."""
+    scheme = challenge.strip().partition(" ")[0].lower()
+    if scheme == AuthMethod.BASIC.value:
+        return AuthMethod.BASIC
+    if scheme == AuthMethod.DIGEST.value:
+        return AuthMethod.DIGEST
+    return None
 
 
 def _object(path: str, result: Any) -> dict[str, Any]:
@@ -892,6 +1080,38 @@ def _key_object(key: MobileKey) -> dict[str, Any]:
     if key.ctime is not None:
         written["ctime"] = key.ctime
     return written
+
+
+def _put_body(config: MobileKeyConfig, current: MobileKeyConfig) -> dict[str, Any]:
+    """The PUT that turns ``current`` into ``config``: the location, and the keys if they differ.
+
+    Raise ``TwoNKeyMaterialMissingError`` (nothing sent) for a key without its private half.
+    """
+    body: dict[str, Any] = {"location": config.location}
+    if not all(
+        _same_key(want, have) for want, have in zip(config.slots, current.slots, strict=True)
+    ):
+        body["keys"] = [_key_object(key) for key in config.keys]
+    return body
+
+
+def _private_halves(config: MobileKeyConfig) -> dict[str, str]:
+    return {key.fingerprint: key.private_key for key in config.keys if key.private_key}
+
+
+def _with_known_halves(config: MobileKeyConfig, private: Mapping[str, str]) -> MobileKeyConfig:
+    """``config``'s location and each of its keys whose private half is known, from slot 1."""
+    keys = [
+        MobileKey(key.slot, key.type, key.fingerprint, key.created, half)
+        for key in config.keys
+        if (half := key.private_key or private.get(key.fingerprint))
+    ]
+    return MobileKeyConfig(config.location, _in_slots(keys))
+
+
+def _same_content(one: MobileKeyConfig, other: MobileKeyConfig) -> bool:
+    """The same location and the same keys in the same order (empty slots aside)."""
+    return _matches(one.compact(), other.compact())
 
 
 def _matches(expected: MobileKeyConfig, actual: MobileKeyConfig) -> bool:

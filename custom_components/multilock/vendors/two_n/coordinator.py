@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 import re
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    HomeAssistantError,
+    ServiceValidationError,
+)
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later
@@ -29,12 +34,14 @@ from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     AuthMethod,
+    MobileKey,
     MobileKeyConfig,
     Protocol,
     SwitchAction,
     SwitchCaps,
     SwitchState,
     SystemInfo,
+    TwoNAnswerLostError,
     TwoNApiError,
     TwoNAuthenticationError,
     TwoNAuthMethodError,
@@ -49,6 +56,7 @@ from .client import (
     TwoNKeyMaterialMissingError,
     TwoNKeyMismatchError,
     TwoNMalformedReplyError,
+    TwoNNothingToCopyError,
     TwoNPrivilegeError,
     TwoNTimeoutError,
     format_fingerprint,
@@ -95,6 +103,7 @@ ERROR_REASONS: tuple[tuple[type[TwoNError], str], ...] = (
     (TwoNKeyMaterialMissingError, "key_material_missing"),
     (TwoNInvalidLocationError, "invalid_location"),
     (TwoNTimeoutError, "timeout"),
+    (TwoNAnswerLostError, "answer_lost"),
     (TwoNConnectionError, "cannot_connect"),
     (TwoNMalformedReplyError, "malformed_reply"),
     (TwoNHttpError, "refused"),
@@ -126,10 +135,10 @@ def redact_serial_location(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class TwoNSwitch:
-    """A door switch: its configuration and state (``active`` is the door open)."""
+    """A door switch: its configuration and state (``active`` is the door open; None unknown)."""
 
     caps: SwitchCaps
-    active: bool
+    active: bool | None
     blocked: bool  # switched off and locked by the device's "lock" action
 
     @property
@@ -179,6 +188,14 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
 
     descriptions = DESCRIPTIONS
     client_error = TwoNError
+    # Errors after which a switch command may or may not have been carried out: no answer in
+    # time, a connection closed after the request went out, an answer that cannot be read.
+    outcome_unknown_errors = (
+        TwoNTimeoutError,
+        TwoNAnswerLostError,
+        TwoNMalformedReplyError,
+        TwoNHttpError,
+    )
 
     def __init__(self, hass: HomeAssistant, entry: MultilockConfigEntry) -> None:
         """Talk to the device with the entry's settings."""
@@ -216,6 +233,13 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
                 translation_domain=DOMAIN,
                 translation_key="two_n_auth_failed",
                 translation_placeholders={"name": self.device_name},
+            ) from err
+        except TwoNAuthMethodError as err:
+            # The device's API now wants another method: re-authentication lets the user pick it.
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key="two_n_auth_method_changed",
+                translation_placeholders={"name": self.device_name, "method": _method(err)},
             ) from err
         except TwoNCertificateChangedError as err:
             self._report_certificate_changed(err)
@@ -403,10 +427,7 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
         action = SwitchAction.TRIGGER if switch.caps.monostable else SwitchAction.ON
         await self._switch_to(device_key, switch, action, active=True)
         if switch.caps.monostable:
-            duration = switch.caps.on_duration or 0.0
-            self._relock_timers[switch.number] = async_call_later(
-                self.hass, duration + RELOCK_MARGIN, self._relock_time
-            )
+            self._read_after_opening(switch)
 
     async def async_close(self, device_key: str) -> None:
         """Close the door: switch the switch off."""
@@ -417,33 +438,70 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
         self, device_key: str, switch: TwoNSwitch, action: SwitchAction, *, active: bool
     ) -> None:
         name = f"{self.device_name} switch {switch.number}"
-        await self._run(name, self.client.switch_control(switch.number, action))
+        await self._async_command(
+            device_key, name, self.client.switch_control(switch.number, action)
+        )
         self._command_finished(device_key)
-        if cancel := self._relock_timers.pop(switch.number, None):
+        self._set_switch(switch.number, active)
+
+    def _set_switch(self, number: int, active: bool | None) -> None:
+        """Show what a command left (None: unknown); a pending read after an opening ends."""
+        if cancel := self._relock_timers.pop(number, None):
             cancel()
         switches = dict(self.data.switches or {})
-        switches[switch.number] = replace(switch, active=active)
+        switches[number] = replace(switches[number], active=active)
         self.async_set_updated_data(replace(self.data, switches=switches))
 
-    @callback
-    def _relock_time(self, _now: datetime) -> None:
-        """A monostable switch's duration is over: read the switches again."""
-        self._relock_timers.clear()
-        self.config_entry.async_create_background_task(
-            self.hass, self._async_refresh_switches(), f"two_n relock {self.serial}"
+    def _set_state_unknown(self, device_key: str) -> None:
+        self._set_switch(self._switch(device_key).number, None)
+
+    async def _async_read_state(self, device_key: str) -> None:
+        """After a lost answer: read the switches at once; unknown stays unknown on failure."""
+        switches = await self._async_refresh_switches()
+        switch = (switches or {}).get(self._switch_number(device_key))
+        if switch is not None and switch.active and switch.caps.monostable:
+            self._read_after_opening(switch)  # it was triggered: it closes by itself
+
+    def _read_after_opening(self, switch: TwoNSwitch) -> None:
+        """Read a monostable switch again just after its switch-on duration."""
+        if cancel := self._relock_timers.pop(switch.number, None):
+            cancel()
+        duration = switch.caps.on_duration or 0.0
+        self._relock_timers[switch.number] = async_call_later(
+            self.hass, duration + RELOCK_MARGIN, partial(self._relock_time, switch.number)
         )
 
-    async def _async_refresh_switches(self) -> None:
+    @callback
+    def _relock_time(self, number: int, _now: datetime) -> None:
+        """A monostable switch's duration is over: read the switches again."""
+        self._relock_timers.pop(number, None)
+        self.config_entry.async_create_background_task(
+            self.hass, self._async_read_after_opening(number), f"two_n relock {self.serial}"
+        )
+
+    async def _async_read_after_opening(self, number: int) -> None:
+        """Without this read, "unlocked" is only an assumption: unknown when it fails."""
+        if await self._async_refresh_switches() is None:
+            switch = (self.data.switches or {}).get(number)
+            if switch is not None and switch.active:
+                self._set_switch(number, None)
+
+    async def _async_refresh_switches(self) -> dict[int, TwoNSwitch] | None:
+        """Read the switches and show them; None (and nothing shown) when the read fails."""
         try:
             switches = await self._read_switches(self.data.switches)
         except TwoNError as err:
             LOGGER.debug("Could not read the switches of %s: %s", self.device_name, err)
-            return
+            return None
         self.async_set_updated_data(replace(self.data, switches=switches))
+        return switches
 
     def _switch(self, device_key: str) -> TwoNSwitch:
-        number = int(device_key.rsplit("-", 1)[1])
-        return (self.data.switches or {})[number]
+        return (self.data.switches or {})[self._switch_number(device_key)]
+
+    @staticmethod
+    def _switch_number(device_key: str) -> int:
+        return int(device_key.rsplit("-", 1)[1])
 
     async def async_shutdown(self) -> None:
         """Cancel the pending relock reads, then stop polling."""
@@ -461,16 +519,10 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
 
     async def async_rotate_mobile_key(self) -> tuple[MobileKeyConfig, MobileKeyConfig]:
         """Write a new primary key, keeping the others; return (before, after)."""
-        before = await self._run(self.device_name, self.client.mobile_key_config())
         new_key = await self.hass.async_add_executor_job(generate_mobile_key, dt_util.utcnow())
-        try:
-            planned = plan_rotation(before, new_key, self.key_store)
-        except TwoNError as err:
-            raise self._translated(self.device_name, err) from err
-        # Kept before it is sent: whatever happens to the write, the key is not lost.
-        self._store_keys({new_key.fingerprint: new_key.private_key or ""})
-        after = await self._run(self.device_name, self.client.write_mobile_keys(planned))
-        self._keys_written(after)
+        before, after = await self._async_write_keys(
+            lambda current: plan_rotation(current, new_key, self.key_store), new_keys=[new_key]
+        )
         LOGGER.info(
             "Wrote a new primary mobile key to %s (SHA-256 %s…)",
             self.device_name,
@@ -478,26 +530,70 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
         )
         return before, after
 
-    async def async_set_location(self, location: str) -> MobileKeyConfig:
-        """Write a new location, keeping the keys."""
-        after = await self._run(self.device_name, self.client.set_location(location))
-        self._keys_written(after)
-        return after
+    async def async_set_location(self, location: str) -> tuple[MobileKeyConfig, MobileKeyConfig]:
+        """Write a new location, keeping the keys; return (before, after)."""
+        return await self._async_write_keys(
+            lambda current: MobileKeyConfig(location, list(current.slots))
+        )
 
     async def async_read_for_copy(self) -> MobileKeyConfig:
-        """Read the location and keys to copy, each with its private half."""
+        """Read the location and keys to copy, each with its private half.
+
+        A device without keys (new or reset) is refused: copying it would empty the others.
+        """
         config = await self._run(self.device_name, self.client.mobile_key_config())
         try:
             return plan_copy(config, self.key_store)
+        except TwoNNothingToCopyError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="two_n_copy_source_empty",
+                translation_placeholders={"name": self.device_name},
+            ) from err
         except TwoNError as err:
             raise self._translated(self.device_name, err) from err
 
-    async def async_copy_from(self, source: MobileKeyConfig) -> MobileKeyConfig:
-        """Write another device's location and keys here (``async_read_for_copy``'s)."""
-        self._store_keys({key.fingerprint: key.private_key or "" for key in source.keys})
-        after = await self._run(self.device_name, self.client.write_mobile_keys(source))
+    async def async_copy_from(
+        self, source: MobileKeyConfig
+    ) -> tuple[MobileKeyConfig, MobileKeyConfig]:
+        """Write another device's location and keys here (``async_read_for_copy``'s).
+
+        Return (before, after): what this device held, and holds now.
+        """
+        return await self._async_write_keys(lambda _current: source, new_keys=source.keys)
+
+    async def _async_write_keys(
+        self,
+        plan: Callable[[MobileKeyConfig], MobileKeyConfig],
+        *,
+        new_keys: list[MobileKey] | None = None,
+    ) -> tuple[MobileKeyConfig, MobileKeyConfig]:
+        """Every mobile-key write: read, plan from it, write, read back, repair; (before, after).
+
+        ``new_keys`` (with their private halves) are kept in the entry before anything is sent:
+        whatever happens to the write, they are not lost. When the device does not keep the
+        write, the client writes back what it held before; the error says what it holds.
+        """
+        name = self.device_name
+        before = await self._run(name, self.client.mobile_key_config())
+        try:
+            planned = plan(before)
+        except TwoNError as err:
+            raise self._translated(name, err) from err
+        if new_keys:
+            self._store_keys({key.fingerprint: key.private_key or "" for key in new_keys})
+        try:
+            after = await self.client.write_mobile_keys(
+                planned, before=before, known=self.key_store
+            )
+        except TwoNKeyMismatchError as err:
+            # Shown as last read; every private half stays kept until a write is verified.
+            self._show_keys(err.actual)
+            raise self._translated(name, err) from err
+        except TwoNError as err:
+            raise self._translated(name, err) from err
         self._keys_written(after)
-        return after
+        return before, after
 
     def _store_keys(self, keys: Mapping[str, str]) -> None:
         self.async_store_entry_data(
@@ -517,19 +613,38 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
                 },
             }
         )
+        self._show_keys(config)
+
+    def _show_keys(self, config: MobileKeyConfig) -> None:
+        """Show what the device holds, as just read from it."""
         data = replace(self.data, mobile_keys=config.without_material(), read_at=dt_util.utcnow())
         self._check_key_age(data)
         self.async_set_updated_data(data)
 
     def _translated(self, name: str, err: Exception) -> HomeAssistantError:
-        """Return the error to raise for ``err``; a refused password also starts reauth."""
-        if isinstance(err, TwoNAuthenticationError):
+        """Return the error to raise for ``err``; a refused account also starts reauth."""
+        if isinstance(err, TwoNAuthenticationError | TwoNAuthMethodError):
             self.config_entry.async_start_reauth(self.hass)
         if isinstance(err, TwoNCertificateChangedError):
             self._report_certificate_changed(err)
+        placeholders = {"name": name, "error": str(err)}
         reason = error_reason(err) if isinstance(err, TwoNError) else "error"
+        if isinstance(err, TwoNKeyMismatchError):
+            placeholders = {"name": name, "problem": err.problem, "holds": err.holds}
+            if err.restored:
+                reason = "keys_restored"
+            else:
+                placeholders["restore"] = err.restore_problem
+        elif isinstance(err, TwoNAuthMethodError) and err.wanted is not None:
+            reason = "wants_method"
+            placeholders["method"] = _method(err)
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key=f"two_n_{reason}",
-            translation_placeholders={"name": name, "error": str(err)},
+            translation_placeholders=placeholders,
         )
+
+
+def _method(err: TwoNAuthMethodError) -> str:
+    """The authentication method the device wants, as the form names it."""
+    return "another" if err.wanted is None else err.wanted.value.capitalize()

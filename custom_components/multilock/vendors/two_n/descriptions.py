@@ -30,12 +30,12 @@ async def _close(coordinator: TwoNCoordinator, key: str) -> None:
 
 
 def switch_lock(number: int) -> MultilockLockEntityDescription[TwoNCoordinator, TwoNSwitch]:
-    """The lock of door switch ``number``: unlocked while the switch is active."""
+    """The lock of door switch ``number``: unlocked while the switch is active (or unknown)."""
     return MultilockLockEntityDescription(
         key="lock",
         translation_key="two_n_switch",
         translation_placeholders={"number": str(number)},
-        is_locked_fn=lambda switch: not switch.active,
+        is_locked_fn=lambda switch: None if switch.active is None else not switch.active,
         lock_fn=_close,
         unlock_fn=_open,
     )

@@ -137,7 +137,9 @@ class FormError(Exception):
 
 
 def form_error(err: TwoNError) -> str:
-    """Return the form error of a client error."""
+    """Return the form error of a client error (naming the method the device wants)."""
+    if isinstance(err, TwoNAuthMethodError) and err.wanted is not None:
+        return f"two_n_wants_{err.wanted.value}"
     return error_name(err, FORM_ERRORS, "unknown")
 
 

@@ -1,9 +1,10 @@
 """2N's actions: rotate the mobile key, set the location, copy both to other devices.
 
 Targets are 2N devices (or any of their entities). Each action returns what the devices
-hold once written and read back: the location and, per key, its slot, creation time and
-fingerprint — never key material. A device that fails does not stop the others; the action
-then fails naming it, and what was done elsewhere.
+hold once written and read back, and what they held before (``before``): the location and, per
+key, its slot, creation time and fingerprint — never key material. A device that fails does not
+stop the others; the action then fails naming it, and what was done elsewhere. Copying from a
+device that holds no key is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def register_actions(hass: HomeAssistant) -> None:
             before, after = await coordinator.async_rotate_mobile_key()
             held = {key.fingerprint for key in after.keys}
             return {
-                **after.summary(),
+                **_written(before, after),
                 "new_key": after.keys[0].summary(),
                 "dropped": [key.summary() for key in before.keys if key.fingerprint not in held],
             }
@@ -62,7 +63,7 @@ def register_actions(hass: HomeAssistant) -> None:
         location: str = call.data[ATTR_LOCATION]
 
         async def write(coordinator: TwoNCoordinator) -> dict[str, Any]:
-            return (await coordinator.async_set_location(location)).summary()
+            return _written(*await coordinator.async_set_location(location))
 
         results = await _on_each(_targets(hass, call), write)
         return _response(call, devices=results)
@@ -77,7 +78,7 @@ def register_actions(hass: HomeAssistant) -> None:
         config: MobileKeyConfig = await source.async_read_for_copy()
 
         async def copy(coordinator: TwoNCoordinator) -> dict[str, Any]:
-            return (await coordinator.async_copy_from(config)).summary()
+            return _written(*await coordinator.async_copy_from(config))
 
         results = await _on_each(targets, copy)
         source_summary = {"device_id": source_id, "name": source.device_name, **config.summary()}
@@ -91,6 +92,11 @@ def register_actions(hass: HomeAssistant) -> None:
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
         )
+
+
+def _written(before: MobileKeyConfig, after: MobileKeyConfig) -> dict[str, Any]:
+    """What a device holds after a write, and what it held before (no key material)."""
+    return {**after.summary(), "before": before.summary()}
 
 
 def _response(call: ServiceCall, **parts: Any) -> ServiceResponse:
