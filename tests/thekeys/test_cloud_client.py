@@ -414,3 +414,19 @@ async def test_share_matched_by_accessory_name_when_listed_without_id(
 
 
 START_UTC = datetime.fromtimestamp(START, UTC)
+
+
+async def test_a_refusal_quoting_the_secrets_carries_none(
+    session: aiohttp.ClientSession, bare: Bare
+) -> None:
+    """The cloud's message quotes the phone number, password and token: none reaches the error."""
+    quoted = f"Refused for {DEMO_PHONE} (password pw-secret-0123, token t0k3n-long-secret)"
+    bare.reply(LOGIN, {"token": "t0k3n-long-secret"})
+    client = TheKeysCloud(session, base_url=bare.url + "/")
+    await client.login(DEMO_PHONE, "pw-secret-0123")
+    bare.reply(V2 + "partage/all/serrure/1", {"status": 403, "data": None, "message": quoted}, 403)
+    with pytest.raises(TheKeysCloudRefusedError) as err:
+        await client.shares(1)
+    for secret in (DEMO_PHONE, "pw-secret-0123", "t0k3n-long-secret"):
+        assert secret not in str(err.value)
+    assert "Refused for ***" in str(err.value)

@@ -43,6 +43,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from ...secret_text import SecretScrubber
+
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_CLOUD_URL: Final = "https://api.the-keys.fr"
@@ -229,6 +231,8 @@ class TheKeysCloud:
         self._password: str | None = None
         self._token: str | None = None
         self._renew_at: float | None = None
+        # The phone number, password, tokens and share codes: the cloud's texts may quote them.
+        self._secrets = SecretScrubber()
 
     @property
     def phone(self) -> str:
@@ -296,6 +300,7 @@ class TheKeysCloud:
         code = _object(await self._api("POST", path, form)).get("code")
         if not isinstance(code, str) or not code:
             raise TheKeysCloudMalformedError("The created share has no code")
+        self._secrets.add(code)
         return code
 
     async def share_code(
@@ -321,7 +326,9 @@ class TheKeysCloud:
             and share.name.strip().casefold() == wanted
         ]
         if found:
-            return ShareCode(max(found, key=lambda share: share.id).code, created=False)
+            code = max(found, key=lambda share: share.id).code
+            self._secrets.add(code)
+            return ShareCode(code, created=False)
         code = await self.create_share(
             lock.id, gateway.id_accessoire, name, description=description
         )
@@ -330,12 +337,14 @@ class TheKeysCloud:
     # Requests.
 
     async def _sign_in(self, phone: str, password: str) -> None:
+        self._secrets.add(phone, password)
         form = {"_username": phone, "_password": password}
         reply = await self._request("POST", self._base_url + LOGIN_PATH, form, None)
         token = reply.get("access_token") or reply.get("token")
         if not isinstance(token, str):
             raise TheKeysCloudMalformedError("The sign-in reply carries no token")
         expires_in = reply.get("expires_in")
+        self._secrets.add(token)
         self._token = token
         self._renew_at = (
             self._clock() + float(expires_in) - RENEW_MARGIN
@@ -407,7 +416,9 @@ class TheKeysCloud:
             raise TheKeysCloudUnavailableError(f"The Keys answered {path} with HTTP {status}")
         if status >= 400:
             message = reply.get("message") if reply is not None else None
-            raise TheKeysCloudRefusedError(status, str(message or "no message"))
+            raise TheKeysCloudRefusedError(
+                status, self._secrets.scrub(str(message or "no message"))
+            )
         if reply is None:
             raise TheKeysCloudMalformedError(f"The reply to {path} is not a JSON object")
         return reply
