@@ -269,9 +269,8 @@ def main() -> int:
     ENGLISH.parent.mkdir(exist_ok=True)
     for path, text in outputs.items():
         path.write_text(text)
-    for (
-        problem
-    ) in problems:  # written all the same: Home Assistant shows English where French is missing
+    # Written all the same: Home Assistant shows the English of a text without French.
+    for problem in problems:
         print(problem)
     return 0
 
