@@ -42,6 +42,7 @@ from browser_tests.pages import (
     next_step,
     pick_menu_option,
 )
+from scripts.translations import flatten
 
 TRANSLATIONS = ROOT / "custom_components" / "multilock" / "translations"
 # Home Assistant's own French for the frontend's controls the test presses.
@@ -52,16 +53,9 @@ WAIT_MS = 30_000
 DOORDECK_LOCKS = ("Demo lock 1", "Demo lock 2", "Demo lock 3")  # the Doordeck simulator's
 
 
-def _flat(texts: dict[str, Any], where: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in texts.items():
-        path = f"{where}.{key}" if where else key
-        flat.update(_flat(value, path) if isinstance(value, dict) else {path: value})
-    return flat
-
-
 def _load(path: Path) -> dict[str, str]:
-    return _flat(json.loads(path.read_text(encoding="utf-8")))
+    texts: dict[str, str] = flatten(json.loads(path.read_text(encoding="utf-8")))
+    return texts
 
 
 ENGLISH, FRENCH = _load(TRANSLATIONS / "en.json"), _load(TRANSLATIONS / "fr.json")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import re
-from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.translation import async_get_translations
 
 from custom_components.multilock.const import DOMAIN
+from scripts.translations import flatten
 
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components/multilock/translations"
 PLACEHOLDER = re.compile(r"\{\w+\}")
@@ -18,16 +18,8 @@ PLACEHOLDER = re.compile(r"\{\w+\}")
 SAME_IN_FRENCH = {"Basic", "Code", "Digest", "HTTP", "HTTPS", "The Keys"}
 
 
-def _flat(texts: dict[str, Any], where: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in texts.items():
-        path = f"{where}.{key}" if where else key
-        flat.update(_flat(value, path) if isinstance(value, dict) else {path: value})
-    return flat
-
-
-ENGLISH = _flat(json.loads((TRANSLATIONS / "en.json").read_text()))
-FRENCH = _flat(json.loads((TRANSLATIONS / "fr.json").read_text()))
+ENGLISH = flatten(json.loads((TRANSLATIONS / "en.json").read_text()))
+FRENCH = flatten(json.loads((TRANSLATIONS / "fr.json").read_text()))
 
 
 def test_every_english_text_has_french() -> None:
