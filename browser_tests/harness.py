@@ -33,7 +33,7 @@ ARTIFACTS = ROOT / ".artifacts" / "browser"
 
 USER, PASSWORD = "dev", "multilock"
 # The demo locks of the The Keys simulator (its --help), as scripts/develop_config.py sets them up.
-FRONT_DOOR = ("Front door", "45961123", "Zmo1sps2OVyCFtl1")
+FRONT_DOOR = ("Front door", "45961101", "Lp4wQx9zRt2mKd7s")
 # The second gateway the test adds through the UI, with two locks of its own: the first is
 # asked for by the gateway's flow (when it asks), the second is added with "Add lock".
 NEW_LOCKS = (
@@ -230,6 +230,10 @@ class Stack:
     new_gateway_host: str  # a second gateway, added through the UI
     doordeck_url: str
     doordeck_log: Path  # the Doordeck simulator's --log: requests and second-factor codes
+    thekeys_cloud_url: str  # The Keys cloud (its demo account), for the account set-up
+    two_n_host: str  # a 2N IP Verso, HTTP with Digest (not set up)
+    invue_url: str  # the InVue API (its built-in owner, not set up)
+    invue_intermediate: Path  # the InVue owner's intermediate certificate (PEM)
     processes: list[Process] = field(default_factory=list)
 
     def check_running(self) -> None:
@@ -279,6 +283,22 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
              "--port", str(doordeck_port), "--second-factor", "--log", str(doordeck_log)],
         )  # fmt: skip
         wait_listening(process, doordeck_port, SIMULATOR_START_SECONDS)
+        # The simulators of the README's other set-up paths, nothing set up in them yet.
+        cloud_port, cloud_gateway_port, two_n_port, invue_port = (free_port() for _ in range(4))
+        invue_intermediate = ARTIFACTS / "invue-intermediate.pem"
+        for name, port, extra in (
+            ("thekeys_cloud", cloud_port, ["--gateway-port", str(cloud_gateway_port),
+                                           "--action-seconds", "1"]),
+            ("two_n", two_n_port, ["--protocol", "http", "--auth", "digest"]),
+            ("invue", invue_port, ["--write-intermediate", str(invue_intermediate)]),
+        ):  # fmt: skip
+            process = start(
+                processes,
+                name,
+                [python, "-m", f"simulators.{name}", "--host", "127.0.0.1", "--port", str(port),
+                 "--log", str(ARTIFACTS / f"{name}-requests.log"), *extra],
+            )  # fmt: skip
+            wait_listening(process, port, SIMULATOR_START_SECONDS)
 
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         include = ROOT / ".toolchain" / "root" / "usr" / "include"
@@ -303,6 +323,10 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
             new_gateway_host=f"127.0.0.1:{new_gateway_port}",
             doordeck_url=f"http://127.0.0.1:{doordeck_port}",
             doordeck_log=doordeck_log,
+            thekeys_cloud_url=f"http://127.0.0.1:{cloud_port}",
+            two_n_host=f"127.0.0.1:{two_n_port}",
+            invue_url=f"http://127.0.0.1:{invue_port}",
+            invue_intermediate=invue_intermediate,
             processes=processes,
         )
     finally:
