@@ -56,11 +56,11 @@ async def flow(client: HomeAssistantClient, path: str, steps: list[dict[str, Any
     return result
 
 
-async def create_area(session: aiohttp.ClientSession, url: str, token: str, name: str) -> str:
+async def create_area(client: HomeAssistantClient, name: str) -> str:
     """Create an area over the websocket API (the REST API has none) and return its id."""
-    async with session.ws_connect(f"{url}/api/websocket") as ws:
+    async with client.session.ws_connect(f"{client.url}/api/websocket") as ws:
         await ws.receive_json()  # auth_required
-        await ws.send_json({"type": "auth", "access_token": token})
+        await ws.send_json({"type": "auth", "access_token": client.token})
         await ws.receive_json()  # auth_ok
         await ws.send_json({"id": 1, "type": "config/area_registry/list"})
         for area in (await ws.receive_json())["result"]:
@@ -74,77 +74,81 @@ async def create_area(session: aiohttp.ClientSession, url: str, token: str, name
 
 
 async def setup(args: argparse.Namespace) -> None:
-    """Add the 2N device, the InVue account and its locks."""
+    """Log in as dev once Home Assistant answers, then add the devices."""
     async with aiohttp.ClientSession() as session:
         client = HomeAssistantClient(session, args.url)
         await client.wait_until_up(args.timeout)
         await client.log_in("dev", "multilock")
-        assert client.token is not None
-        await client.wait_until_running(args.timeout)
-        config_flow = "config/config_entries/flow"
+        await add_devices(client, args)
 
+
+async def add_devices(client: HomeAssistantClient, args: argparse.Namespace) -> None:
+    """Once Home Assistant runs, add the 2N device, the InVue account and two of its locks."""
+    await client.wait_until_running(args.timeout)
+    config_flow = "config/config_entries/flow"
+
+    await flow(
+        client,
+        config_flow,
+        [
+            {"handler": "multilock"},
+            {"next_step_id": "two_n"},
+            {
+                "host": args.two_n,
+                "protocol": "http",
+                "auth": "digest",
+                "username": DEFAULT_USER,
+                "password": DEFAULT_PASSWORD,
+                "certificate": "system",
+                "key_max_age": 90,
+            },
+        ],
+    )
+    print(f"2N device at {args.two_n}: added")
+
+    owner = DEFAULT_OWNER
+    intermediate = await asyncio.to_thread(Path(args.intermediate).read_text)
+    entry = await flow(
+        client,
+        config_flow,
+        [
+            {"handler": "multilock"},
+            {"next_step_id": "invue"},
+            {
+                "api_key": derived_api_key(owner),
+                "owner": owner,
+                "intermediate": intermediate,
+                "server": {"url": args.invue},
+            },
+            {},  # the certificate's expiry, confirmed
+        ],
+    )
+    entry_id = entry["result"]["entry_id"]
+    print(f"InVue account {owner}: added")
+    areas = {name: await create_area(client, name) for name in STORES}
+    for serial, name, area in INVUE_LOCKS:
+        code, lock_type = INVUE_SIMULATED[serial]
         await flow(
             client,
-            config_flow,
+            "config/config_entries/subentries/flow",
             [
-                {"handler": "multilock"},
-                {"next_step_id": "two_n"},
+                {"handler": [entry_id, "invue_lock"]},
                 {
-                    "host": args.two_n,
-                    "protocol": "http",
-                    "auth": "digest",
-                    "username": DEFAULT_USER,
-                    "password": DEFAULT_PASSWORD,
-                    "certificate": "system",
-                    "key_max_age": 90,
+                    "serial": serial,
+                    "lock_type": lock_type,  # the type the lock reports, as the SDK reads it
+                    "enrolment_code": code or derived_enrolment_code(serial),
+                    "area_id": areas[area],
+                    "name": name,
                 },
             ],
         )
-        print(f"2N device at {args.two_n}: added")
-
-        owner = DEFAULT_OWNER
-        intermediate = await asyncio.to_thread(Path(args.intermediate).read_text)
-        entry = await flow(
-            client,
-            config_flow,
-            [
-                {"handler": "multilock"},
-                {"next_step_id": "invue"},
-                {
-                    "api_key": derived_api_key(owner),
-                    "owner": owner,
-                    "intermediate": intermediate,
-                    "server": {"url": args.invue},
-                },
-                {},  # the certificate's expiry, confirmed
-            ],
-        )
-        entry_id = entry["result"]["entry_id"]
-        print(f"InVue account {owner}: added")
-        areas = {name: await create_area(session, args.url, client.token, name) for name in STORES}
-        for serial, name, area in INVUE_LOCKS:
-            code, lock_type = INVUE_SIMULATED[serial]
-            await flow(
-                client,
-                "config/config_entries/subentries/flow",
-                [
-                    {"handler": [entry_id, "invue_lock"]},
-                    {
-                        "serial": serial,
-                        "lock_type": lock_type,  # the type the lock reports, as the SDK reads it
-                        "enrolment_code": code or derived_enrolment_code(serial),
-                        "area_id": areas[area],
-                        "name": name,
-                    },
-                ],
-            )
-            print(f"InVue lock {name} ({serial}): enrolled, in {area}")
-        serial, name, area = INVUE_WAITING
-        print(
-            f"InVue lock {name} ({serial}, type {INVUE_SIMULATED[serial][1]}): waiting to be "
-            f"enrolled in {area}; its enrolment code: python -m simulators.invue --help"
-        )
-        await client.wait_until_running(args.timeout)  # the new entries too
+        print(f"InVue lock {name} ({serial}): enrolled, in {area}")
+    serial, name, area = INVUE_WAITING
+    print(
+        f"InVue lock {name} ({serial}, type {INVUE_SIMULATED[serial][1]}): waiting to be "
+        f"enrolled in {area}; its enrolment code: python -m simulators.invue --help"
+    )
+    await client.wait_until_running(args.timeout)  # the new entries too
 
 
 def main() -> None:
