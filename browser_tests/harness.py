@@ -33,7 +33,7 @@ ARTIFACTS = ROOT / ".artifacts" / "browser"
 
 USER, PASSWORD = "dev", "multilock"
 # The demo locks of the The Keys simulator (its --help), as scripts/develop_config.py sets them up.
-FRONT_DOOR = ("Front door", "45961123", "Zmo1sps2OVyCFtl1")
+FRONT_DOOR = ("Front door", "45961101", "Lp4wQx9zRt2mKd7s")
 # The second gateway the test adds through the UI, with two locks of its own: the first is
 # asked for by the gateway's flow (when it asks), the second is added with "Add lock".
 NEW_LOCKS = (
@@ -230,9 +230,11 @@ class Stack:
     new_gateway_host: str  # a second gateway, added through the UI
     doordeck_url: str
     doordeck_log: Path  # the Doordeck simulator's --log: requests and second-factor codes
-    two_n_hosts: tuple[str, str]  # two 2N devices (HTTP, Digest, the built-in account)
-    invue_url: str
-    invue_intermediate: Path  # the InVue simulator's intermediate certificate (PEM)
+    thekeys_cloud_url: str  # The Keys cloud (its demo account), for the account set-up
+    # Two 2N IP Versos, HTTP with Digest (not set up): the second is a copy's source.
+    two_n_hosts: tuple[str, str]
+    invue_url: str  # the InVue API (its built-in owner, not set up)
+    invue_intermediate: Path  # the InVue owner's intermediate certificate (PEM)
     hass_log: Path  # Home Assistant's output
     processes: list[Process] = field(default_factory=list)
 
@@ -283,26 +285,25 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
              "--port", str(doordeck_port), "--second-factor", "--log", str(doordeck_log)],
         )  # fmt: skip
         wait_listening(process, doordeck_port, SIMULATOR_START_SECONDS)
+        # The simulators of the README's other set-up paths, nothing set up in them yet.
+        cloud_port, cloud_gateway_port, invue_port = (free_port() for _ in range(3))
         two_n_ports = (free_port(), free_port())
-        for index, port in enumerate(two_n_ports):
+        invue_intermediate = ARTIFACTS / "invue-intermediate.pem"
+        for name, port, extra in (
+            ("thekeys_cloud", cloud_port, ["--gateway-port", str(cloud_gateway_port),
+                                           "--action-seconds", "1"]),
+            ("two_n", two_n_ports[0], ["--protocol", "http", "--auth", "digest"]),
+            ("two_n", two_n_ports[1], ["--protocol", "http", "--auth", "digest",
+                                       "--serial", "54-1046-0746", "--name", "2N IP Verso 2"]),
+            ("invue", invue_port, ["--write-intermediate", str(invue_intermediate)]),
+        ):  # fmt: skip
             process = start(
                 processes,
-                f"two_n-{index + 1}",
-                [python, "-m", "simulators.two_n", "--host", "127.0.0.1", "--port", str(port),
-                 "--serial", f"54-1046-074{index + 5}", "--name", f"2N IP Verso {index + 1}",
-                 "--log", str(ARTIFACTS / f"two_n-{index + 1}-requests.log")],
+                f"{name}-{port}",
+                [python, "-m", f"simulators.{name}", "--host", "127.0.0.1", "--port", str(port),
+                 "--log", str(ARTIFACTS / f"{name}-{port}-requests.log"), *extra],
             )  # fmt: skip
             wait_listening(process, port, SIMULATOR_START_SECONDS)
-        invue_port = free_port()
-        invue_intermediate = ARTIFACTS / "invue-intermediate.pem"
-        process = start(
-            processes,
-            "invue",
-            [python, "-m", "simulators.invue", "--host", "127.0.0.1", "--port", str(invue_port),
-             "--write-intermediate", str(invue_intermediate),
-             "--log", str(ARTIFACTS / "invue-requests.log")],
-        )  # fmt: skip
-        wait_listening(process, invue_port, SIMULATOR_START_SECONDS)
 
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         include = ROOT / ".toolchain" / "root" / "usr" / "include"
@@ -327,6 +328,7 @@ def running_stack(config_dir: Path) -> Iterator[Stack]:
             new_gateway_host=f"127.0.0.1:{new_gateway_port}",
             doordeck_url=f"http://127.0.0.1:{doordeck_port}",
             doordeck_log=doordeck_log,
+            thekeys_cloud_url=f"http://127.0.0.1:{cloud_port}",
             two_n_hosts=(f"127.0.0.1:{two_n_ports[0]}", f"127.0.0.1:{two_n_ports[1]}"),
             invue_url=f"http://127.0.0.1:{invue_port}",
             invue_intermediate=invue_intermediate,

@@ -5,8 +5,9 @@ With ``scripts/develop`` running, ``python scripts/develop_check.py``:
 1. waits until Home Assistant answers at ``--url`` (http://localhost:8123);
 2. logs in as dev / multilock with the login flow of the web UI (``/auth/login_flow``, then
    ``/auth/token`` with the authorization code);
-3. checks that the multilock entry is loaded and that ``lock.front_door`` and
-   ``lock.back_door`` are ``locked``;
+3. waits until Home Assistant has started (``/api/config`` says ``RUNNING``) with every
+   multilock entry loaded, and checks that ``lock.front_door`` and ``lock.back_door`` are
+   ``locked``;
 4. unlocks ``lock.front_door``, waits for ``unlocked``, then locks it again (so the check can
    be rerun) and waits for ``locked``.
 
@@ -104,6 +105,29 @@ class HomeAssistantClient:
                 )
             return await resp.json()
 
+    async def wait_until_running(self, within: float) -> float:
+        """Return the seconds until Home Assistant has started and multilock's entries loaded.
+
+        Logged in. HTTP answers early in the start; Home Assistant says "RUNNING" (in
+        ``/api/config``) once every integration is set up, which at a first start includes
+        pip-installing packages.
+        """
+        start = time.monotonic()
+        while True:
+            state = (await self.api("GET", "config"))["state"]
+            entries = None
+            if state == "RUNNING":
+                entries = await self.api("GET", "config/config_entries/entry?domain=multilock")
+                if all(entry["state"] == "loaded" for entry in entries):
+                    return time.monotonic() - start
+            if time.monotonic() - start >= within:
+                break
+            await asyncio.sleep(1)
+        if entries is None:
+            raise CheckFailed(f"Home Assistant is still {state} after {within:.0f} s")
+        not_loaded = {entry["title"]: entry["state"] for entry in entries}
+        raise CheckFailed(f"multilock entries not loaded after {within:.0f} s: {not_loaded}")
+
     async def states(self) -> dict[str, str]:
         """Return the state of every entity."""
         return {state["entity_id"]: state["state"] for state in await self.api("GET", "states")}
@@ -137,15 +161,11 @@ async def check(client: HomeAssistantClient, args: argparse.Namespace) -> None:
     await client.log_in(args.user, args.password)
     config = await client.api("GET", "config")
     print(f"Logged in as {args.user}: Home Assistant {config['version']}, state {config['state']}")
-
-    start = time.monotonic()
-    while True:  # the entry may still be setting up right after start
-        entries = await client.api("GET", "config/config_entries/entry?domain=multilock")
-        if entries and all(entry["state"] == "loaded" for entry in entries):
-            break
-        if time.monotonic() - start > args.timeout:
-            raise CheckFailed(f"multilock entries not loaded: {entries}")
-        await asyncio.sleep(1)
+    waited = await client.wait_until_running(args.timeout)
+    print(f"Home Assistant is running, multilock's entries loaded (waited {waited:.1f} s)")
+    entries = await client.api("GET", "config/config_entries/entry?domain=multilock")
+    if not entries:
+        raise CheckFailed("multilock has no entry")
     for entry in entries:
         print(f"Entry {entry['title']!r}: {entry['state']}")
 

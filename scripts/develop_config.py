@@ -34,14 +34,20 @@ from homeassistant.components.onboarding.const import STEPS
 from homeassistant.util import dt as dt_util
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # simulators/ and the integration, also when run as a script
+
+from simulators.thekeys import DEMO_LOCKS  # noqa: E402
+
 DOMAIN = "multilock"
 # The entry as version 2.1 of the config flow creates it; a later version migrates it on start.
 FLOW_VERSION, FLOW_MINOR_VERSION = 2, 1
 
 THEKEYS_HOST = "127.0.0.1:8181"  # scripts/develop starts the The Keys simulator there
-THEKEYS_LOCKS = (  # (title, identifier, share code), as given to the simulator
-    ("Front door", 45961123, "Zmo1sps2OVyCFtl1"),
-    ("Back door", 45961124, "Qx8rTe2mWc5pLz0a"),
+# (title, identifier, share code): the simulator's demo locks (not the cloud account's, which
+# the user adds with the account set-up).
+THEKEYS_LOCKS = tuple(
+    (title, identifier, code)
+    for title, (identifier, code) in zip(("Front door", "Back door"), DEMO_LOCKS, strict=True)
 )
 
 # scripts/develop starts the Doordeck simulator with this account administering its locks.
@@ -112,9 +118,7 @@ async def doordeck_entry(url: str) -> config_entries.ConfigEntry:
 
     The key can only be registered with the running simulator, so this talks to it.
     """
-    # The integration's own client, as its config flow uses it (the repository is not on
-    # sys.path when this runs as a script).
-    sys.path.insert(0, str(ROOT))
+    # The integration's own client, as its config flow uses it.
     from custom_components.multilock.vendors.doordeck.client import DoordeckClient  # noqa: PLC0415
     from custom_components.multilock.vendors.doordeck.flow import account_title  # noqa: PLC0415
 

@@ -86,6 +86,9 @@ DEFAULT_RATE_LIMIT: RateLimit = (10, 1.0)
 SECOND_FACTOR_MESSAGE = "Second factor required: verify this key (POST /auth/certificate/verify)"
 DEMO_ACCOUNT = "demo@example.com:password"
 GUEST_ACCOUNT = ("guest@example.com", "guest")
+# Always asks for a second factor to register a signing key; administers a lock of its own.
+OFFICE_ACCOUNT = ("office@example.com", "office")
+OFFICE_LOCK = "Office door"
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -1177,6 +1180,14 @@ def demo(
     ]
 
 
+def office_account(sim: DoordeckSimulator) -> SimAccount:
+    """The built-in account that asks for a second factor, with its site "Office" and lock."""
+    office = sim.add_account(*OFFICE_ACCOUNT, second_factor=True)
+    site = sim.add_site("Office")
+    sim.add_lock(site.id, OFFICE_LOCK, reports_locked=True, access={office.id: "ADMIN"})
+    return office
+
+
 async def _serve(args: argparse.Namespace) -> None:
     sim = DoordeckSimulator(
         leaf_ttl=args.leaf_ttl,
@@ -1191,12 +1202,13 @@ async def _serve(args: argparse.Namespace) -> None:
     sim.clock_refusal = CLOCK_REFUSALS[args.clock_refusal]
     locks = demo(sim, args.account or [DEMO_ACCOUNT], args.locks, args.second_factor)
     guest = sim.add_account(*GUEST_ACCOUNT)
+    office = office_account(sim)
     await sim.start(args.host, args.port)
     print(
         json.dumps({"url": sim.url, "locks": {lk.id: lk.name for lk in locks}, "guest": guest.id}),
         flush=True,
     )
-    emails = ", ".join(a.email for a in sim.accounts.values() if a is not guest)
+    emails = ", ".join(a.email for a in sim.accounts.values() if a not in (guest, office))
     _LOGGER.info("Doordeck simulator on %s; accounts: %s", sim.url, emails)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -1214,14 +1226,18 @@ built-in accounts:
       (only when no --account is given) administers every demo lock
   {GUEST_ACCOUNT[0]}  password: {GUEST_ACCOUNT[1]}
       has no lock; share one with it to try sharing
+  {OFFICE_ACCOUNT[0]}  password: {OFFICE_ACCOUNT[1]}
+      always asks for a second factor (see below) and administers its own
+      lock "{OFFICE_LOCK}" (site "Office"): sign in with it to try the second factor
 
 The demo site holds --locks locks: lock 1 reports its locked state, lock 2 lacks
 BATCH_SHARING_25 (one ADD_USER per user). On start the simulator prints one JSON line
 on stdout: {{"url": ..., "locks": {{id: name}}, "guest": <guest user id>}}.
 
-With --second-factor, registering a signing key answers 423; the code the client asks
-for (POST /auth/certificate/verify) is logged on stderr and in --log, as
-"Second-factor code for demo@example.com: 123456".
+A second factor: registering a signing key answers 423, and the code the client then
+asks for (POST /auth/certificate/verify) is logged on stderr and in --log, as
+"Second-factor code for {OFFICE_ACCOUNT[0]}: 123456". {OFFICE_ACCOUNT[0]} always
+needs one; with --second-factor, every account does.
 
 example:
   python -m simulators.doordeck --port 8182 --second-factor --log .develop/doordeck-requests.log
@@ -1234,7 +1250,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m simulators.doordeck",
         description="Doordeck cloud API simulator (the vendor's side, on plain HTTP): accounts,\n"
         "a demo site with locks, key certificates, signed lock operations and sharing.\n"
-        "Point the integration's advanced 'server' option at the printed url.",
+        "In the integration's sign-in form, open the 'Server' section and enter the printed url.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

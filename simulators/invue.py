@@ -809,6 +809,14 @@ def _bool(text: str) -> bool:
     return text.lower() == "true"
 
 
+def _default_locks_help() -> str:
+    lines = []
+    for serial, code, lock_type in DEFAULT_LOCKS:
+        lines.append(f"  {serial}  {f'type {lock_type}' if lock_type else 'no type'}")
+        lines.append(f"    {code or derived_enrolment_code(serial)}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     epilog = f"""\
 built-in account (used when no --owner is given):
@@ -816,11 +824,10 @@ built-in account (used when no --owner is given):
   API key            {derived_api_key(DEFAULT_OWNER)}
 Every owner's API key is derived from its name, so it stays the same across restarts.
 
-default locks (used when no --lock is given):
-  {SEED_SERIAL}  type CAM  enrolment code = the seed page's example code
-  0000051a00000000  type CAM  enrolment code derived from the serial
-  0000051a00000006  no type   enrolment code derived from the serial
-The enrolment codes are printed on start.
+default locks (used when no --lock is given), each with its enrolment code (what the
+lock gives the mobile SDK; the first is the seed page's example, the others derive from
+the serial number, so they stay the same across restarts; also printed on start):
+{_default_locks_help()}
 
 example:
   python -m simulators.invue --write-intermediate /tmp/invue-intermediate.pem

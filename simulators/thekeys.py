@@ -91,9 +91,11 @@ FAULT_KINDS = frozenset(
 STATUS_CODE_FORMATS = frozenset({"int", "decimal", "hex"})
 REPLY_SHAPES = ("seed", "real")
 LATE_REPLY_SECONDS = 5.0  # default delay of a late_reply fault
+# scripts/develop's gateway (its "Front door" and "Back door"): other locks than those of the
+# The Keys cloud simulator's demo account, which the account set-up adds.
 DEMO_LOCKS: tuple[tuple[int, str], ...] = (
-    (45961123, "Zmo1sps2OVyCFtl1"),
-    (45961124, "Qx8rTe2mWc5pLz0a"),
+    (45961101, "Lp4wQx9zRt2mKd7s"),
+    (45961102, "Vn3cHj8yTb5qWe1u"),
 )
 
 type ReplyShape = Literal["seed", "real"]

@@ -98,7 +98,7 @@ _LOGGER = logging.getLogger(__name__)
 REQUEST_LOGGER = logging.getLogger("simulators.thekeys_cloud.requests")
 
 DEFAULT_PORT = 8185
-DEFAULT_GATEWAY_PORT = 8181
+DEFAULT_GATEWAY_PORT = 8186  # as scripts/develop runs it, beside the gateway simulator's 8181
 TOKEN_TTL = 2 * 3600.0
 ACCESSORY_GATEWAY = 1
 ACCESSORY_KEYPAD = 2  # made up: any type other than 1 is not a gateway
@@ -886,13 +886,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"Built-in test account: phone {DEMO_PHONE}, password {DEMO_PASSWORD} "
             f"(an account with no lock: {EMPTY_PHONE} / {EMPTY_PASSWORD}). Its locks: "
-            f'"Porte d\'entrée" {DEMO_FRONT_DOOR} on the live gateway TKGW0001 (and on '
-            f"TKGW0002, last seen 3 days ago, address unknown) with an active share "
-            f"'{DEMO_SHARE_NAME}' (code {DEMO_FRONT_CODE}); \"Porte du garage\" "
+            f'"Porte d\'entrée" {DEMO_FRONT_DOOR} on the live gateway TKGW0001 "Passerelle '
+            f'salon" (and on TKGW0002, last seen 3 days ago, address unknown) with an active '
+            f"share '{DEMO_SHARE_NAME}' (code {DEMO_FRONT_CODE}); \"Porte du garage\" "
             f'{DEMO_BACK_DOOR} on TKGW0001 with no share of ours yet; "Cave" {DEMO_CELLAR} '
-            f"with no gateway. Ports: the cloud on {DEFAULT_PORT} (base URL "
-            f"http://127.0.0.1:{DEFAULT_PORT}, API under /fr/api/v2/), the gateway simulator "
-            f"on {DEFAULT_GATEWAY_PORT}."
+            f"with no gateway (picking it is refused). Ports: the cloud on --port (base URL "
+            f"http://127.0.0.1:{DEFAULT_PORT} by default, API under /fr/api/v2/), TKGW0001's "
+            f"gateway simulator on --gateway-port ({DEFAULT_GATEWAY_PORT} by default), the "
+            f"address the cloud reports for TKGW0001."
         ),
     )
     parser.add_argument(

@@ -39,6 +39,7 @@ class DeviceDescription:
     name: str
     manufacturer: str | None = None
     model: str | None = None
+    model_id: str | None = None
     serial_number: str | None = None
     sw_version: str | None = None
     hw_version: str | None = None
@@ -61,6 +62,7 @@ class DeviceDescription:
             name=self.name,
             manufacturer=self.manufacturer,
             model=self.model,
+            model_id=self.model_id,
             serial_number=self.serial_number,
             sw_version=self.sw_version,
             hw_version=self.hw_version,

@@ -387,11 +387,11 @@ async def test_actions_are_described(
     """services.yaml and the translated names load as the frontend reads them."""
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
     share = descriptions["share_lock"]
-    assert set(share["fields"]) == {"users", "role", "start", "end"}
+    assert set(share["fields"]) == {"entity_id", "users", "role", "start", "end"}
     assert share["fields"]["role"]["selector"]["select"]["options"] == ["user", "admin"]
-    assert share["target"] == {"entity": [{"integration": DOMAIN, "domain": ["lock"]}]}
+    assert "target" not in share  # the locks field offers Doordeck's locks only
     # The frontend takes the names from the translations.
     texts = await async_get_translations(hass, "en", "services", [DOMAIN])
     prefix = f"component.{DOMAIN}.services"
-    assert texts[f"{prefix}.share_lock.name"] == "Share lock"
+    assert texts[f"{prefix}.share_lock.name"] == "Share a Doordeck lock"
     assert texts[f"{prefix}.revoke_lock_access.fields.users.name"] == "People"

@@ -331,7 +331,7 @@ async def test_enrol_a_lock(
     assert device.area_id == areas[SHOP_2]
     assert device.name == "Till 2 cabinet"
     assert device.serial_number == NEW
-    assert device.model == "LIVE Lock CAM"
+    assert (device.model, device.model_id) == ("LIVE Lock", "CAM")
     entity_id = sensor(hass, loaded_entry, NEW, "key_certificate")
     assert hass.states.get(entity_id).state == "valid"
     entity = er.async_get(hass).async_get(entity_id)

@@ -35,6 +35,7 @@ from simulators.doordeck import (
     build_parser,
     demo,
     main,
+    office_account,
     parse_rate_limit,
 )
 
@@ -1044,6 +1045,30 @@ async def test_code_is_logged_and_requests_are_written_to_the_log_file(
     assert text.count(code) == 1
 
 
+async def test_the_office_account_asks_for_a_second_factor_and_has_its_own_lock() -> None:
+    """The built-in account a newcomer signs in with to meet the second factor."""
+    sim = DoordeckSimulator()
+    demo(sim, ["demo@example.com:password"], 2)  # without --second-factor
+    office_account(sim)
+    await sim.start()
+    try:
+        async with session(sim) as ctx:
+            await ctx.login("demo@example.com", "password")
+            key = {"ephemeralKey": spki(Ed25519PrivateKey.generate())}
+            assert (await ctx.post("/auth/certificate", key))[0] == 200
+            await ctx.login("office@example.com", "office")
+            assert (await ctx.post("/auth/certificate", key))[0] == 423
+            status, sites = await ctx.get("/site")
+            assert status == 200
+            assert [site["name"] for site in sites] == ["Office"]
+            status, devices = await ctx.get(f"/site/{sites[0]['id']}/device")
+            assert [(device["name"], device["role"]) for device in devices] == [
+                ("Office door", "ADMIN")
+            ]
+    finally:
+        await sim.stop()
+
+
 async def test_command_line_prints_the_code_on_stderr(tmp_path: Path) -> None:
     log = tmp_path / "requests.log"
     process = await asyncio.create_subprocess_exec(
@@ -1109,7 +1134,10 @@ def test_help_explains_every_option_and_names_the_demo_account(
         "--log",
         "--rate-limit",
         "--second-factor",
-        "Second-factor code for demo@example.com",
+        "office@example.com",
+        "password: office",
+        "always asks for a second factor",
+        "Second-factor code for office@example.com",
     ):
         assert fragment in text
     args = parser.parse_args(["--rate-limit", "off", "--fail-time", "--log", "x.log"])

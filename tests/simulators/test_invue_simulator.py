@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 import pytest
 
 from simulators.invue import (
+    DEFAULT_LOCKS,
     DEFAULT_OWNER,
     SEED_ENROLMENT_CODE,
     SEED_SERIAL,
@@ -551,6 +552,10 @@ def test_help_names_the_built_in_account(capsys: pytest.CaptureFixture[str]) -> 
         assert option in out
     for option in ("--write-intermediate", "--log", "--base64-default", "8184"):
         assert option in out
+    # Each default lock with the enrolment code to paste into the enrolment form.
+    for serial, code, lock_type in DEFAULT_LOCKS:
+        assert f"{serial}  {f'type {lock_type}' if lock_type else 'no type'}\n" in out
+        assert f"    {code or derived_enrolment_code(serial)}\n" in out
 
 
 async def test_command_line_server(tmp_path: Path) -> None:

@@ -301,7 +301,10 @@ class InVueCoordinator(MultilockCoordinator[InVueData]):
             info=DeviceDescription(
                 identifiers={(DOMAIN, key)},
                 manufacturer=MANUFACTURER,
-                model=f"LIVE Lock {lock.lock_type}" if lock.lock_type else "LIVE Lock",
+                # One model for every lock (the actions' pickers filter on it), the type
+                # beside it.
+                model="LIVE Lock",
+                model_id=lock.lock_type or None,
                 name=lock.name,
                 serial_number=lock.serial,
             ),

@@ -359,11 +359,16 @@ class TheKeysConfigFlowSteps(VendorFlowSteps):
             SelectOptionDict(value=key, label=item.label)
             for key, item in self._thekeys_locks.items()
         ]
-        default = [
-            key
-            for key, item in self._thekeys_locks.items()
-            if item.gateway is not None and not self._thekeys_configured(item)
-        ]
+        # First the locks that can be added; after an error, what the user ticked.
+        default = (
+            user_input[CONF_LOCKS]
+            if user_input is not None
+            else [
+                key
+                for key, item in self._thekeys_locks.items()
+                if item.gateway is not None and not self._thekeys_configured(item)
+            ]
+        )
         schema = vol.Schema(
             {
                 vol.Required(CONF_LOCKS, default=default): SelectSelector(
