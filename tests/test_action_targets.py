@@ -368,6 +368,14 @@ async def stack(
                 )
             )
         )
+        # Each holds a key: copying from a device without keys is refused (nothing to copy).
+        await hass.services.async_call(
+            DOMAIN,
+            "rotate_mobile_key",
+            {"device_id": [first, second]},
+            blocking=True,
+            return_response=True,
+        )
         yield Stack((first, second))
 
         for entry in entries:
