@@ -471,8 +471,11 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
             return
         self.data = replace(data, event_log=status)
         self.async_update_listeners()
-        if faster:  # the log no longer reports the switches: read them now
-            self.hass.async_create_task(self.async_request_refresh())
+        # The log no longer reports the switches, or it is back while the last poll failed
+        # (the device was away): read the device now rather than at the next poll.
+        back = status.state == "connected" and not self.last_update_success
+        if faster or back:
+            self.config_entry.async_create_task(self.hass, self.async_refresh())
 
     async def _camera(self) -> CameraCaps | None:
         try:

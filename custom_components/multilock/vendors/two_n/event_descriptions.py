@@ -22,6 +22,7 @@ from .events import (
     DOOR_TYPES,
     DOORBELL,
     DOORBELL_TYPES,
+    EVENT_KEY,
     EventLogState,
     EventLogStatus,
 )
@@ -39,7 +40,7 @@ async def _snapshot(
 EVENTS: dict[str, tuple[MultilockEventEntityDescription, ...]] = {
     DOORBELL: (
         MultilockEventEntityDescription(
-            key=DOORBELL,
+            key=EVENT_KEY,
             translation_key="two_n_doorbell",
             device_class=EventDeviceClass.DOORBELL,
             event_types=list(DOORBELL_TYPES),
@@ -47,19 +48,19 @@ EVENTS: dict[str, tuple[MultilockEventEntityDescription, ...]] = {
     ),
     ACCESS: (
         MultilockEventEntityDescription(
-            key=ACCESS, translation_key="two_n_access", event_types=list(ACCESS_TYPES)
+            key=EVENT_KEY, translation_key="two_n_access", event_types=list(ACCESS_TYPES)
         ),
     ),
     DOOR: (
         MultilockEventEntityDescription(
-            key=DOOR, translation_key="two_n_door", event_types=list(DOOR_TYPES)
+            key=EVENT_KEY, translation_key="two_n_door", event_types=list(DOOR_TYPES)
         ),
     ),
 }
 
 EVENT_LOG_SENSORS: tuple[MultilockSensorEntityDescription[EventLogStatus], ...] = (
     MultilockSensorEntityDescription(
-        key="event_log",
+        key="state",
         translation_key="two_n_event_log",
         device_class=SensorDeviceClass.ENUM,
         options=[state.value for state in EventLogState],
@@ -70,6 +71,6 @@ EVENT_LOG_SENSORS: tuple[MultilockSensorEntityDescription[EventLogStatus], ...] 
 
 CAMERAS: tuple[MultilockCameraEntityDescription[TwoNCoordinator], ...] = (
     MultilockCameraEntityDescription(
-        key="camera", translation_key="two_n_camera", image_fn=_snapshot
+        key="snapshot", translation_key="two_n_camera", image_fn=_snapshot
     ),
 )

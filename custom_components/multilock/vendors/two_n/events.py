@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -81,6 +81,8 @@ CAMERA_KIND: Final = "camera"
 DOORBELL: Final = "doorbell"
 ACCESS: Final = "access"
 DOOR: Final = "door"
+# The key of the event entity on each of those devices.
+EVENT_KEY: Final = "event"
 
 SWITCH_CHANGED: Final = "SwitchStateChanged"
 USER_AUTHENTICATED: Final = "UserAuthenticated"
@@ -173,7 +175,7 @@ def push_devices(
     status = data.event_log
     devices: list[MultilockDevice[Any]] = [
         MultilockDevice(
-            key=f"{serial}-{EVENT_LOG_KIND}",
+            key=f"{serial}-event-log",
             kind=EVENT_LOG_KIND,
             name=f"{coordinator.device_name} event log",
             info=info,
@@ -398,11 +400,14 @@ class TwoNEventLog:
         self._started = False
         self._task: asyncio.Task[None] | None = None
         self._subscription: int | None = None
-        self._last_answer: float | None = None  # monotonic time of the last answered pull
+        # Since when (monotonic) events may be missing: the first subscription's start, then
+        # each answered pull.
+        self._since: float | None = None
         self._delivered = _Delivered()
         self._translator = EventTranslator()
         self.delivered = 0  # events delivered since set-up
         self.skipped = 0  # unreadable entries the device sent
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the back-off's pauses
 
     def start(self) -> None:
         """Subscribe in the background where the device has a log; stop at unload."""
@@ -464,9 +469,12 @@ class TwoNEventLog:
         failures = 0
         while True:
             try:
+                opened = time.monotonic()
                 self._subscription = await client.log_subscribe(
                     include=include, events=self.status.event_types, duration=SUBSCRIPTION_DURATION
                 )
+                if self._since is None:
+                    self._since = opened
                 self._delivered.new_subscription()
                 failures = 0
                 self._connected()
@@ -484,7 +492,7 @@ class TwoNEventLog:
         while True:
             wait = USER_WAIT if self._translator.waiting else PULL_WAIT
             batch = await client.log_pull(subscription, wait=wait)
-            self._last_answer = time.monotonic()
+            self._since = time.monotonic()
             self._deliver(batch)
 
     async def _lost(self, err: TwoNError, failures: int) -> None:
@@ -511,13 +519,13 @@ class TwoNEventLog:
                 int(UPDATE_INTERVAL.total_seconds()),
             )
         self._set_status(state=EventLogState.RECONNECTING, reason=str(err), connected_since=None)
-        await asyncio.sleep(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (failures - 2)))
+        await self.sleep(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (failures - 2)))
 
     def _gap(self) -> str:
         """``include`` for a new subscription: the history since the last answered pull."""
-        if self._last_answer is None:
+        if self._since is None:
             return "new"
-        seconds = math.ceil(time.monotonic() - self._last_answer) + GAP_MARGIN
+        seconds = math.ceil(time.monotonic() - self._since) + GAP_MARGIN
         return f"-{min(seconds, MAX_GAP)}"
 
     # -- delivery ----------------------------------------------------------------------------
@@ -553,7 +561,7 @@ class TwoNEventLog:
         async_fire_device_event(
             self._coordinator.hass,
             event_device_key(self._coordinator.serial, happened.entity),
-            DeviceEvent(happened.entity, happened.event_type, happened.attributes),
+            DeviceEvent(EVENT_KEY, happened.event_type, happened.attributes),
         )
 
     # -- state -------------------------------------------------------------------------------
