@@ -41,9 +41,10 @@ def _names(entry: MockConfigEntry, device: TwoNDeviceSimulator) -> dict[str, str
 async def _loaded(hass: HomeAssistant, device: TwoNDeviceSimulator) -> MockConfigEntry:
     device.set_keys(old_keys(2))
     entry = await set_up(hass, make_entry(device))
-    async with asyncio.timeout(10):  # the subscription opens in the background
-        while not device.event_log.subscriptions:
-            await asyncio.sleep(0.01)
+    for _ in range(1000):  # the subscription opens in the background
+        if device.event_log.subscriptions:
+            break
+        await asyncio.sleep(0.01)
     await hass.async_block_till_done()
     return entry
 
