@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
 from homeassistant.components.camera import async_get_image
 from homeassistant.components.lock import LockState
 from homeassistant.config_entries import ConfigEntryState
@@ -23,14 +24,25 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.multilock.const import DOMAIN
+from custom_components.multilock.vendors.two_n import events as events_module
+from custom_components.multilock.vendors.two_n.client import (
+    CameraCaps,
+    LogEvent,
+    TwoNApiError,
+    TwoNMalformedReplyError,
+    _camera_caps,
+    _event_types,
+    _log_batch,
+)
 from custom_components.multilock.vendors.two_n.const import UPDATE_INTERVAL
 from custom_components.multilock.vendors.two_n.events import (
     PUSH_UPDATE_INTERVAL,
     EventLogState,
+    EventTranslator,
 )
 from simulators.two_n import SNAPSHOT_JPEG, TwoNDeviceSimulator, inject
 
-from .conftest import FRONT, GATE, coordinator_of, make_entry, old_keys, set_up
+from .conftest import FRONT, GATE, client_of, coordinator_of, make_entry, old_keys, set_up
 
 DOORBELL = "event.2n_ip_verso_doorbell"
 ACCESS = "event.2n_ip_verso_access"
@@ -446,9 +458,7 @@ async def test_a_device_without_a_log(
     hass: HomeAssistant, device: TwoNDeviceSimulator, entry: MockConfigEntry
 ) -> None:
     device.log_service = "absent"
-    device._routes = {
-        path: route for path, route in device._routes.items() if "/log/" not in path
-    }
+    device._routes = {path: route for path, route in device._routes.items() if "/log/" not in path}
     await set_up(hass, entry)
     assert _state(hass, EVENT_LOG) == "unsupported"
     assert hass.states.get(ACCESS) is None
@@ -491,9 +501,7 @@ async def test_no_camera_without_one(
 ) -> None:
     device.camera = False
     device._routes = {
-        path: route
-        for path, route in device._routes.items()
-        if "/camera/" not in path
+        path: route for path, route in device._routes.items() if "/camera/" not in path
     }
     await set_up(hass, entry)
     assert hass.states.get(CAMERA) is None
@@ -521,3 +529,119 @@ async def test_a_second_device_has_its_own_subscription(
             hass.config_entries.async_entries(DOMAIN)[-1].entry_id
         )
         await other.stop()
+
+
+# --- reading the log's shapes (the client) and what each event means ------------------------
+
+
+def test_the_client_reads_every_shape_and_skips_what_it_cannot() -> None:
+    assert _event_types({"events": ["KeyPressed", {"event": "CardEntered"}, {"name": "X"}, 3]}) == [
+        "KeyPressed",
+        "CardEntered",
+        "X",
+    ]
+    with pytest.raises(TwoNMalformedReplyError):
+        _event_types({"events": "KeyPressed"})
+    batch = _log_batch(
+        {
+            "events": [
+                {"id": 1, "utcTime": 1437987102, "upTime": 8, "event": "DeviceState"},
+                {"id": 2, "event": 42},
+                {"id": 3, "event": "CardEntered", "params": [1]},
+                "garbage",
+                {"id": True, "utcTime": -5, "event": "KeyPressed", "params": {"key": "%1"}},
+            ]
+        }
+    )
+    assert [event.name for event in batch.events] == ["DeviceState", "KeyPressed"]
+    assert batch.skipped == 3
+    assert batch.events[0].occurred is not None
+    assert batch.events[0].params == {}
+    assert batch.events[1].record_id is None
+    assert batch.events[1].occurred is None  # a time before 1970 is no time
+    with pytest.raises(TwoNMalformedReplyError):
+        _log_batch({"result": []})
+    caps = _camera_caps(
+        {"jpegResolution": [{"width": 640, "height": 480}, {"width": 0}, "x"], "sources": [{}]}
+    )
+    assert caps == CameraCaps([(640, 480)], [])
+    assert caps.resolution_for(2000, None) == (640, 480)  # the largest when none is enough
+    assert CameraCaps([], []).resolution_for(None, None) is None
+
+
+async def test_the_client_says_when_the_device_answers_nonsense(
+    device: TwoNDeviceSimulator, session: aiohttp.ClientSession
+) -> None:
+    client = client_of(session, device)
+    device.inject_fault("camera/snapshot", "malformed")
+    with pytest.raises(TwoNMalformedReplyError):
+        await client.camera_snapshot(640, 480, "internal")
+    with pytest.raises(TwoNApiError):
+        await client.camera_snapshot(641, 480)
+    device.inject_fault("log/subscribe", "malformed")
+    with pytest.raises(TwoNMalformedReplyError):
+        await client.log_subscribe()
+    subscription = await client.log_subscribe(include="all", events=["DeviceState"])
+    batch = await client.log_pull(subscription)
+    assert [event.params for event in batch.events] == [{"state": "startup"}]
+    await client.log_unsubscribe(subscription)
+    with pytest.raises(TwoNApiError) as gone:
+        await client.log_pull(subscription)
+    assert gone.value.code == 12
+
+
+def _event(kind: str, /, **params: Any) -> LogEvent:
+    return LogEvent(kind, params, utc_time=1_800_000_000, up_time=10)
+
+
+def test_what_each_event_means() -> None:
+    now = [0.0]
+    translate = EventTranslator(clock=lambda: now[0])
+
+    def shown(event: LogEvent) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(h.entity, h.event_type, h.attributes) for h in translate.translate(event, None)]
+
+    assert shown(_event("KeyPressed", key="5")) == []  # a digit of a PIN: never shown
+    assert shown(_event("KeyPressed", key="%x")) == []
+    assert shown(_event("CallStateChanged", direction="incoming", state="ringing")) == []
+    assert shown(_event("CallStateChanged", direction="outgoing", state="connected")) == []
+    assert shown(_event("CardEntered", uid="1")) == []  # neither accepted nor refused
+    assert shown(_event("MobKeyEntered", valid=False))[0][2]["method"] == "mobile_key"
+    assert shown(_event("DoorStateChanged", state="ajar")) == []
+    assert shown(_event("DoorOpenTooLong", state="out")) == []  # the end of it
+    assert shown(_event("InputChanged", port=3, state=True))[0][1:] == (
+        "input_on",
+        {"occurred_at": "2027-01-15T08:00:00+00:00", "input": None},
+    )
+    assert shown(_event("TamperSwitchActivated", state="in")) == []
+    # A user named with no credential waiting, and one with no session: the waiting one.
+    assert shown(_event("UserAuthenticated", name="Eve"))[0][2] == {"user": "Eve"}
+    assert shown(_event("CardEntered", valid=True)) == []
+    assert translate.waiting
+    assert shown(_event("UserAuthenticated", name="Ann"))[0][2]["user"] == "Ann"
+    # Two credentials of one session: the first is done waiting when the second comes.
+    assert shown(_event("CardEntered", valid=True, session=7)) == []
+    second = shown(_event("FingerEntered", valid=True, session=7))
+    assert second[0][1:] == ("granted", second[0][2])
+    assert second[0][2]["method"] == "card"
+    assert "user" not in {k for k, v in second[0][2].items() if v is not None}
+    assert translate.flush() == []  # still waiting for its user
+    now[0] = 5.0
+    assert [h.attributes["method"] for h in translate.flush()] == ["fingerprint"]
+
+
+def test_a_replayed_event_counts_once_and_old_ones_are_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events_module, "REMEMBERED", 2)
+    delivered = events_module._Delivered()
+    a, b, c = _event("KeyPressed", key="%1"), _event("KeyPressed", key="%2"), _event("X")
+    assert delivered.first_time(a, 0)
+    assert delivered.first_time(a, 0)  # the same event twice: both count
+    delivered.new_subscription()  # the history replayed: both seen, neither again
+    assert not delivered.first_time(a, 1)
+    assert not delivered.first_time(a, 1)
+    assert delivered.first_time(b, 1)
+    assert delivered.first_time(c, 1)  # beyond two remembered: a is forgotten
+    delivered.new_subscription()
+    assert delivered.first_time(a, 2)
