@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.multilock.vendors.doordeck import audit as audit_module
+from custom_components.multilock.vendors.doordeck.client import DoordeckConnectionError
 from simulators.doordeck import AuditRecord, add_audit_entry
 
 from .conftest import Cloud, coordinator_of
@@ -281,3 +282,51 @@ async def test_removing_the_entry_forgets_what_was_delivered(
     assert await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+async def test_unreachable_trails_and_a_lock_that_leaves(
+    hass: HomeAssistant,
+    cloud: Cloud,
+    loaded_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coordinator = coordinator_of(loaded_entry)
+    shown = Shown(hass, FRONT_ACTIVITY)
+    add_audit_entry(cloud.sim, cloud.front.id, "DOOR_UNLOCK", user=cloud.owner)
+    real = coordinator.client.audit_log
+
+    async def unreachable(lock_id: str, start: int, end: int) -> Any:
+        raise DoordeckConnectionError("Cannot reach Doordeck")
+
+    monkeypatch.setattr(coordinator.client, "audit_log", unreachable)
+    await _poll(hass, loaded_entry)
+    assert coordinator.last_update_success
+    assert shown.events == []
+    monkeypatch.setattr(coordinator.client, "audit_log", real)
+    cloud.sim.remove_lock(cloud.back.id)
+    await _poll(hass, loaded_entry)
+    assert shown.types == ["door_unlock"]
+    stored = hass_storage[f"multilock.doordeck_audit_{loaded_entry.entry_id}"]["data"]
+    assert list(stored["locks"]) == [cloud.front.id]
+
+
+async def test_unreadable_stored_cursors_start_again(
+    hass: HomeAssistant,
+    cloud: Cloud,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    key = f"multilock.doordeck_audit_{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"locks": {cloud.front.id: {"after": "yesterday"}, cloud.back.id: None}},
+    }
+    add_audit_entry(cloud.sim, cloud.front.id, "DOOR_UNLOCK", at=cloud.sim.now() - 60)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    shown = Shown(hass, FRONT_ACTIVITY)
+    await _poll(hass, entry)
+    assert shown.events == []  # read from the set-up on, as for a new lock
