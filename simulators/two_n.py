@@ -1416,6 +1416,8 @@ def main(argv: list[str] | None = None) -> None:
 # - Switch events: SwitchStateChanged ``{"switch": N, "state": bool}`` whenever a switch's
 #   active state changes, by the API or at the door, and when a monostable activation or a
 #   timed hold ends.
+# - ``pull_error`` and ``pull_cut`` spoil the next pull: error 14, or the connection cut after
+#   the device dequeued its events (they are lost on the way).
 # - What each injected happening logs (``session`` links the events of one happening):
 #   doorbell: KeyPressed and KeyReleased ``{"key": "%N"}``, then CallStateChanged
 #   ``{"direction": "outgoing", "state": "connecting"|"ringing", "peer", "session", "call"}``;
@@ -1442,6 +1444,7 @@ CAMERA_SNAPSHOT = "/api/camera/snapshot"
 CAMERA_RESOLUTIONS = ((160, 120), (320, 240), (640, 480), (1280, 960))
 CONTROL_PREFIX = "/sim/"
 CONTROL_EVENT = "/sim/event"
+CONTROL_REQUESTS = "/sim/requests"
 HAPPENINGS = (
     "doorbell",
     "card",
@@ -1454,6 +1457,8 @@ HAPPENINGS = (
     "reboot",
     "forget_subscriptions",
     "malformed_event",
+    "pull_error",
+    "pull_cut",
 )
 DOOR_STATES = ("opened", "closed", "open_too_long", "forced")
 _SESSIONS = itertools.count(1)
@@ -1644,8 +1649,10 @@ async def inject(
         before = 0
     elif what == "forget_subscriptions":
         sim.event_log.forget()
-    else:
+    elif what == "malformed_event":
         sim.event_log.malformed_event()
+    else:  # the next pull fails: error 14, or its answer is lost on the way (events gone)
+        sim.inject_fault(LOG_PULL, "error_envelope" if what == "pull_error" else "disconnect_after")
     return [{**event.as_json(), "at": event.at} for event in list(sim.event_log.history)[before:]]
 
 
@@ -1693,7 +1700,10 @@ def _switch_at_door(sim: TwoNDeviceSimulator, number: int, *, on: bool) -> None:
 
 
 async def _control(sim: TwoNDeviceSimulator, request: web.Request) -> web.StreamResponse:
-    """``POST /sim/event`` ``{"what": ..., ...}`` (``inject``'s arguments) → the events."""
+    """``POST /sim/event`` ``{"what": ..., ...}`` (``inject``'s arguments) → the events;
+    ``GET /sim/requests`` → ``{"total": N}``, the API requests received so far."""
+    if request.path == CONTROL_REQUESTS and request.method == "GET":
+        return web.json_response({"total": len(sim.requests)})
     if request.path != CONTROL_EVENT or request.method != "POST":
         return web.json_response({"error": f"POST {CONTROL_EVENT} only"}, status=404)
     try:

@@ -273,6 +273,11 @@ async def test_the_control_endpoint_and_the_command_line(
             assert reply.status == 400
         async with session.post(f"{sim.url}/sim/event", json=[1]) as reply:
             assert reply.status == 400
+        async with session.get(f"{sim.url}/sim/requests") as reply:
+            assert (await reply.json())["total"] == len(sim.requests)
+    await inject(sim, "pull_error")
+    await inject(sim, "pull_cut")
+    assert [fault.kind for fault in sim._faults] == ["error_envelope", "disconnect_after"]
     assert not any(r.path.startswith("/sim/") for r in sim.requests)  # not the device's API
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(
