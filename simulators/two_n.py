@@ -1462,6 +1462,7 @@ HAPPENINGS = (
 )
 DOOR_STATES = ("opened", "closed", "open_too_long", "forced")
 _SESSIONS = itertools.count(1)
+_RESTARTS: set[asyncio.Task[list[dict[str, JsonValue]]]] = set()  # reboots asked by control
 SNAPSHOT_JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZGNyw"
     "tQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09PT09PT0"
@@ -1711,6 +1712,11 @@ async def _control(sim: TwoNDeviceSimulator, request: web.Request) -> web.Stream
         if not isinstance(body, dict):
             raise ValueError("a JSON object is expected")
         what = str(body.pop("what"))
+        if what == "reboot":  # after this answer: the restart closes every connection
+            restart = asyncio.get_running_loop().create_task(inject(sim, what))
+            _RESTARTS.add(restart)
+            restart.add_done_callback(_RESTARTS.discard)
+            return web.json_response({"events": []})
         events = await inject(sim, what, **body)
     except (ValueError, KeyError, TypeError) as err:
         return web.json_response({"error": str(err)}, status=400)
