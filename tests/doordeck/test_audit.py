@@ -18,7 +18,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.multilock.vendors.doordeck import audit as audit_module
-from custom_components.multilock.vendors.doordeck.client import DoordeckConnectionError
+from custom_components.multilock.vendors.doordeck.client import (
+    DoordeckConnectionError,
+    _audit_entry,
+)
 from simulators.doordeck import AuditRecord, add_audit_entry
 
 from .conftest import Cloud, coordinator_of
@@ -330,3 +333,21 @@ async def test_unreadable_stored_cursors_start_again(
     shown = Shown(hass, FRONT_ACTIVITY)
     await _poll(hass, entry)
     assert shown.events == []  # read from the set-up on, as for a new lock
+
+
+def test_audit_entries_in_every_shape() -> None:
+    """Times in seconds, milliseconds or ISO 8601; an entry without a time or type is skipped."""
+    seconds = _audit_entry({"timestamp": 1_800_000_000.5, "type": "door_lock"})
+    assert seconds is not None
+    assert seconds.type == "DOOR_LOCK"
+    assert seconds.who is None
+    millis = _audit_entry({"timestamp": 1_800_000_000_500, "type": "DOOR_LOCK", "email": "a@b.c"})
+    assert millis is not None
+    assert millis.timestamp == 1_800_000_000.5
+    assert millis.who == "a@b.c"
+    assert "a@b.c" not in repr(millis)
+    iso = _audit_entry({"timestamp": "2027-01-15T08:00:00Z", "type": "DOOR_OPEN"})
+    assert iso is not None
+    assert iso.timestamp == 1_800_000_000
+    assert _audit_entry({"timestamp": "soon", "type": "DOOR_OPEN"}) is None
+    assert _audit_entry({"timestamp": 5, "type": ""}) is None

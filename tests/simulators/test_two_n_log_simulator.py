@@ -159,8 +159,8 @@ async def test_privileges_leave_events_out() -> None:
     )
     await device.start()
     try:
-        auth = aiohttp.BasicAuth("doors", "pw")
-        async with aiohttp.ClientSession(auth=auth) as session:
+        headers = {"Authorization": aiohttp.encode_basic_auth("doors", "pw")}
+        async with aiohttp.ClientSession(headers=headers) as session:
             async with session.post(f"{device.url}/api/log/subscribe") as reply:
                 subscription = (await reply.json())["result"]["id"]
             await inject(device, "card", user="Ann", switch=2)  # the card opens switch 2
