@@ -21,9 +21,7 @@ from tests import snapshots
 from .conftest import host_of, make_entry, old_keys, set_up
 
 # Values that change on every run: the certificate, the keys, when they were read.
-VOLATILE = frozenset(
-    {"certificate_sha256", "fingerprint", "created", "read_at", "connected_since"}
-)
+VOLATILE = frozenset({"certificate_sha256", "fingerprint", "created", "read_at", "connected_since"})
 # The subscription is cut when the test ends (see test_events.py).
 pytestmark = pytest.mark.usefixtures("refused_handshakes")
 
