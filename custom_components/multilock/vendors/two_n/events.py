@@ -50,7 +50,15 @@ from ...const import LOGGER
 from ...coordinator import MultilockDevice
 from ...event import DeviceEvent, EventAttribute, async_fire_device_event
 from ...issues import async_clear_issue, async_raise_issue
-from .client import LogBatch, LogEvent, MobileKeyConfig, TwoNApiError, TwoNError
+from .client import (
+    LogBatch,
+    LogEvent,
+    MobileKeyConfig,
+    TwoNApiError,
+    TwoNError,
+    TwoNHttpError,
+    TwoNMalformedReplyError,
+)
 from .const import UPDATE_INTERVAL, VENDOR, issue_id
 
 if TYPE_CHECKING:
@@ -150,6 +158,13 @@ class EventLogRefusedError(Exception):
         super().__init__(str(err))
         self.error = err
         self.supported = supported
+
+
+def _still_open(err: TwoNError) -> bool:
+    """Whether a failed pull left its subscription open on a device that answers."""
+    if isinstance(err, TwoNApiError):
+        return err.param != "id"  # not "this subscription is unknown"
+    return isinstance(err, TwoNMalformedReplyError | TwoNHttpError)
 
 
 def _refusal(err: TwoNError) -> EventLogRefusedError | None:
@@ -505,8 +520,8 @@ class TwoNEventLog:
                 err,
             )
             self._set_status(reconnects=self.status.reconnects + 1, reason=str(err))
-            if old is not None and not (isinstance(err, TwoNApiError) and err.param == "id"):
-                # Let the device drop it now rather than when it expires.
+            if old is not None and _still_open(err):
+                # The device answered: let it drop the subscription now, not when it expires.
                 with suppress(TwoNError):
                     await self._coordinator.client.log_unsubscribe(old)
             return
