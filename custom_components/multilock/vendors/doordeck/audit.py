@@ -92,7 +92,6 @@ class DoordeckAudit:
         self._cursors: dict[str, _Cursor] = {}
         self._refused_until: dict[str, float] = {}
         self._turn = 0  # where the next poll's reads start, in turn
-        self.delivered = 0
 
     async def async_load(self) -> None:
         """Read what was delivered before (before the first poll)."""
@@ -212,7 +211,6 @@ class DoordeckAudit:
         if event_type not in AUDIT_TYPES:
             LOGGER.debug("Skipped a Doordeck audit entry of an unknown type %s", entry.type)
             return
-        self.delivered += 1
         async_fire_device_event(
             self._coordinator.hass,
             self._coordinator.lock_device_key(lock_id),

@@ -420,7 +420,6 @@ class TwoNEventLog:
         self._since: float | None = None
         self._delivered = _Delivered()
         self._translator = EventTranslator()
-        self.delivered = 0  # events delivered since set-up
         self.skipped = 0  # unreadable entries the device sent
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the back-off's pauses
 
@@ -558,7 +557,6 @@ class TwoNEventLog:
         for event in batch.events:
             if not self._delivered.first_time(event, now):
                 continue
-            self.delivered += 1
             if event.name == SWITCH_CHANGED:
                 self._switch_changed(event)
                 continue
