@@ -21,7 +21,7 @@ from homeassistant.setup import async_setup_component
 
 # What Home Assistant runs anyway before multilock is set up (so that the figures of
 # multilock do not include them): the HTTP server, repairs, and the entity components.
-PRELOADED = ("repairs", "lock", "sensor", "binary_sensor", "button")
+PRELOADED = ("repairs", "lock", "sensor", "binary_sensor", "button", "event")
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 import json
 import os
@@ -29,6 +30,7 @@ from homeassistant.const import __version__ as HA_VERSION
 from .signing import doordeck_signing, thekeys_signing
 from .stats import Row, legend, median, percentile, render
 from .two_n import two_n_rotation
+from .two_n_events import two_n_events
 from .worker import doordeck_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,7 @@ FULL: dict[str, Any] = {
     "scale": {"runs": 3, "cycles": 2, "idle_seconds": 2},
     "signing": {"count": 15, "size": 300},
     "two_n": {"count": 15},
+    "two_n_events": {"events": 40, "idle_minutes": 2, "cards": 100},
 }
 SMOKE: dict[str, Any] = {
     "spec": {
@@ -78,10 +81,13 @@ SMOKE: dict[str, Any] = {
     "scale": {"runs": 1, "cycles": 1, "idle_seconds": 0.2},
     "signing": {"count": 3, "size": 10},
     "two_n": {"count": 2},
+    "two_n_events": {"events": 3, "idle_minutes": 0.05, "cards": 12},
 }
 
 # Polls per second of one entry at the default intervals (The Keys and Doordeck: 60 s).
 POLLS_PER_SECOND = 1 / 60
+# Doordeck audit trails read per poll at most (vendors/doordeck/audit.py: READS_PER_POLL).
+AUDIT_READS_PER_POLL = 10
 
 
 def machine() -> str:
@@ -169,6 +175,7 @@ def rows(
     scale: list[dict[str, Any]],
     sign: dict[str, list[float]],
     two_n: dict[str, list[float]],
+    events: dict[str, list[float]],
 ) -> list[Row]:
     """The table's rows from the workers' results."""
     first = scale[0]
@@ -305,13 +312,14 @@ def rows(
             "",
             pooled("requests_account"),
             "protocol minimum",
-            [1 + dd_sites + dd_reporting],
+            [1 + dd_sites + dd_reporting + min(dd_locks, AUDIT_READS_PER_POLL)],
             ("median==baseline", None),
             "minimum",
             f"requests per account per cycle ({dd_sites} sites, {dd_reporting} locks that "
             f"report their state); the minimum is `/site` + one `/site/{{id}}/device` per "
-            f"site + one `/device/{{id}}` per lock that reports a state "
-            f"({1 + dd_sites + dd_reporting}).",
+            f"site + one `/device/{{id}}` per lock that reports a state + the audit trails "
+            f"read in turn, at most {AUDIT_READS_PER_POLL} a cycle "
+            f"({1 + dd_sites + dd_reporting + min(dd_locks, AUDIT_READS_PER_POLL)}).",
         ),
         Row(
             "3d",
@@ -428,7 +436,67 @@ def rows(
             "baseline sends the same GET, PUT and GET directly with aiohttp (the same "
             "Digest middleware and pin) around the same key generation, checking nothing.",
         ),
+        Row(
+            "7a",
+            "2N: switch switched at the device → lock entity shows it (event log, pushed)",
+            "ms",
+            events["latency"],
+            "same pull, bare aiohttp",
+            events["latency_bare"],
+            ("p95<=", 1.0),
+            "p95 ≤ 1 s",
+            "from the moment the 2N simulator logs a switch's change (in a process of its "
+            "own, HTTPS pinned, Digest) until Home Assistant's lock entity shows it, through "
+            "multilock's long-polled subscription; the baseline is a second subscription "
+            "pulled directly with aiohttp (same middleware and pin), timed the same way "
+            "(`time.monotonic()`, one clock for both processes).",
+        ),
+        Row(
+            "7b",
+            "2N: requests per minute while idle, event log healthy",
+            "",
+            events["idle_push"],
+            "15 s polling (no event log)",
+            events["idle_poll"],
+            ("ratio<=", 1.0),
+            "fewer than polling",
+            "requests a 2N device receives from Home Assistant per minute while nothing "
+            "happens, with its event log subscribed (a pull waits up to a minute, switches "
+            "read every 5 minutes, the rest every 10), against a device without one in the "
+            "same Home Assistant and the same window (switches every 15 s).",
+        ),
+        Row(
+            "7c",
+            "2N: 100 events with 5 subscription losses → events lost",
+            "",
+            events["lost"],
+            target=("max<=", 0),
+            target_text="0",
+            how="100 cards, each naming its user, at the 2N simulator, with five subscription "
+            "losses among them (forgotten by the device, a pull's answer lost after the "
+            "device sent it, a pull error, a device restart, forgotten again): users the "
+            "access event entity never showed.",
+        ),
+        Row(
+            "7d",
+            "2N: 100 events with 5 subscription losses → events shown twice",
+            "",
+            events["duplicated"],
+            target=("max<=", 0),
+            target_text="0",
+            how="the same run: users the access event entity showed more than once.",
+        ),
     ]
+
+
+def timed_phase[T](
+    phases: dict[str, float], name: str, run: Callable[[dict[str, Any]], T], config: dict[str, Any]
+) -> T:
+    """Run one phase of the benchmark, noting how long it took."""
+    start = time.monotonic()
+    result = run(config)
+    phases[name] = time.monotonic() - start
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -461,6 +529,7 @@ def main(argv: list[str] | None = None) -> None:
             sign = asyncio.run(signing(simulators.manifest, config["signing"]))
             two_n = two_n_rotation(config["two_n"])
             phases = {"signing and 2N rotation": time.monotonic() - clock}
+            events = timed_phase(phases, "2N events", two_n_events, config["two_n_events"])
             clock = time.monotonic()
             commands = run_worker("commands", manifest_file, config["commands"], work, 300)
             phases["commands"] = time.monotonic() - clock
@@ -472,9 +541,15 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         simulators.stop()
     if args.json:
-        raw = {"commands": commands, "scale": scale, "signing": sign, "two_n": two_n}
+        raw = {
+            "commands": commands,
+            "scale": scale,
+            "signing": sign,
+            "two_n": two_n,
+            "two_n_events": events,
+        }
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")
-    table = rows(commands, scale, sign, two_n)
+    table = rows(commands, scale, sign, two_n, events)
     seconds = (datetime.now(UTC) - started).total_seconds()
     print()
     print(render(table))

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 import datetime as dt
 from fnmatch import fnmatchcase
+from functools import partial
 from http import HTTPStatus
 import json
 import logging
@@ -425,6 +426,9 @@ class DoordeckSimulator:
         self._op_seq = 0
         self._codes: dict[str, list[str]] = {}  # user id -> codes sent
         self._pending: dict[str, tuple[bytes, str]] = {}  # user id -> (raw key, code)
+        # Each lock's audit trail, oldest first (GET /device/{id}/log: end of this module).
+        self.audit: dict[str, list[AuditRecord]] = {}
+        self.audit_page_size = AUDIT_PAGE_SIZE
         self._secret = secrets.token_bytes(64)
         self._auth_gen = self._refresh_gen = 0
         self._runner: web.AppRunner | None = None
@@ -579,6 +583,7 @@ class DoordeckSimulator:
         app.router.add_post("/device/{lock_id}/execute", self._execute)
         app.router.add_post("/directory/query", self._directory)
         app.router.add_post("/share/invite/{email}", self._invite)
+        app.router.add_get("/device/{lock_id}/log", partial(audit_trail, self))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -1112,6 +1117,7 @@ class DoordeckSimulator:
         if lock.fault is not None:
             raise ApiError(*_FAULTS[lock.fault])
         apply()
+        audit_operation(self, lock, account, op)
         queued = (
             claims["exp"] - claims["iat"] > IMMEDIATE_WINDOW
             or claims["exp"] - (now + lock.clock_offset) > IMMEDIATE_WINDOW + SKEW
@@ -1340,6 +1346,135 @@ def main(argv: list[str] | None = None) -> None:
     if args.verbose:  # request lines are DEBUG records of this module only
         _LOGGER.setLevel(logging.DEBUG)
     asyncio.run(_serve(args))
+
+
+# ---------------------------------------------------------------------- the audit trail
+# ``GET /device/{id}/log?start=<epoch s>&end=<epoch s>`` (Accept: the v2 media type) →
+# ``[{"timestamp", "type", "user", "email", "displayName", "message"}]``, newest first.
+#
+# Choices where the notes are silent:
+# - Only the lock's administrators read it (403.4 otherwise); another Accept than v2 → 406.1.
+# - ``start`` and ``end`` are required whole seconds (400.30), ``end`` not before ``start``
+#   and at most 31 days after it (400.31); entries from ``start`` to ``end`` inclusive.
+# - An answer holds at most ``audit_page_size`` entries (the newest of the window): a client
+#   pages back by asking again with an earlier ``end``.
+# - ``timestamp`` is seconds since 1970 (with milliseconds); ``displayName`` is the part of
+#   the email before the @; ``user``, ``email`` and ``displayName`` are null for what the lock
+#   reports itself (``add_audit_entry`` without a user).
+# - Operations are logged when applied: MUTATE_LOCK as DOOR_LOCK or DOOR_UNLOCK, each user
+#   shared with as LOCK_SHARED, each user revoked as LOCK_REVOKED.
+AUDIT_PAGE_SIZE = 50
+AUDIT_MAX_WINDOW = 31 * 86400
+AUDIT_TYPES = (
+    "DOOR_OPEN",
+    "DOOR_CLOSE",
+    "DOOR_UNLOCK",
+    "DOOR_LOCK",
+    "OWNER_ASSIGNED",
+    "DEVICE_CONNECTED",
+    "DEVICE_DISCONNECTED",
+    "LOCK_SHARED",
+    "LOCK_REVOKED",
+    "USER_PROMOTED",
+    "USER_DEMOTED",
+    "SETTING_CHANGED",
+    "TILE_ASSOCIATED",
+    "TILE_DISASSOCIATED",
+    "DEVICE_DECOMMISSIONED",
+)
+ACCEPT_AUDIT = "application/vnd.doordeck.api-v2+json"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry of a lock's audit trail."""
+
+    timestamp: float
+    type: str
+    user: str | None = None
+    email: str | None = None
+    display_name: str | None = None
+    message: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "timestamp": self.timestamp,
+            "type": self.type,
+            "user": self.user,
+            "email": self.email,
+            "displayName": self.display_name,
+            "message": self.message,
+        }
+
+
+def add_audit_entry(
+    sim: DoordeckSimulator,
+    lock_id: str,
+    kind: str,
+    *,
+    user: SimAccount | None = None,
+    at: float | None = None,
+    message: str | None = None,
+) -> AuditRecord:
+    """Log something in a lock's audit trail (``at``: the simulator's time, default now)."""
+    if kind not in AUDIT_TYPES:
+        raise ValueError(f"audit entry types are {', '.join(AUDIT_TYPES)}, not {kind!r}")
+    lock = sim.locks[lock_id]
+    name = None if user is None else user.email.split("@")[0]
+    record = AuditRecord(
+        timestamp=round(sim.now() if at is None else at, 3),
+        type=kind,
+        user=None if user is None else user.id,
+        email=None if user is None else user.email,
+        display_name=name,
+        message=message or f"{kind.replace('_', ' ').capitalize()} ({name or lock.name})",
+    )
+    trail = sim.audit.setdefault(lock_id, [])
+    trail.append(record)
+    trail.sort(key=lambda entry: entry.timestamp)
+    return record
+
+
+def audit_operation(
+    sim: DoordeckSimulator, lock: SimLock, account: SimAccount, operation: dict[str, Any]
+) -> None:
+    """Log a signed operation that was applied."""
+    kind = operation.get("type")
+    if kind == "MUTATE_LOCK":
+        add_audit_entry(
+            sim, lock.id, "DOOR_LOCK" if operation.get("locked") else "DOOR_UNLOCK", user=account
+        )
+        return
+    if kind == "REMOVE_USER":
+        users = [str(user) for user in operation.get("users", [])]
+        entry_type = "LOCK_REVOKED"
+    elif kind == "ADD_USER":
+        users, entry_type = [str(operation.get("user"))], "LOCK_SHARED"
+    else:
+        users = [str(item.get("user")) for item in operation.get("users", [])]
+        entry_type = "LOCK_SHARED"
+    for user in users:
+        other = sim.accounts.get(user)
+        target = other.email.split("@")[0] if other is not None else user
+        add_audit_entry(sim, lock.id, entry_type, user=account, message=f"{entry_type}: {target}")
+
+
+async def audit_trail(sim: DoordeckSimulator, request: web.Request) -> web.Response:
+    """``GET /device/{id}/log``."""
+    lock, share = sim._lock_for(sim._bearer(request), request.match_info["lock_id"])
+    if share.role != "ADMIN":
+        raise ApiError(403, 403.4, "Only the lock's administrators read its audit trail")
+    if request.headers.get("Accept") != ACCEPT_AUDIT:
+        raise ApiError(406, 406.1, f"The audit trail is served as {ACCEPT_AUDIT}")
+    try:
+        start, end = int(request.query["start"]), int(request.query["end"])
+    except (KeyError, ValueError) as err:
+        raise ApiError(400, 400.30, "start and end must be epoch seconds") from err
+    if end < start or end - start > AUDIT_MAX_WINDOW:
+        raise ApiError(400, 400.31, "end must be after start, at most 31 days later")
+    window = [entry for entry in sim.audit.get(lock.id, []) if start <= entry.timestamp < end + 1]
+    newest = list(reversed(window))[: sim.audit_page_size]
+    return web.json_response([entry.as_json() for entry in newest])
 
 
 if __name__ == "__main__":

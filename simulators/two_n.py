@@ -63,9 +63,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 import contextlib
 from dataclasses import dataclass, field
 import datetime as dt
+from functools import partial
 import hashlib
 import hmac
 import ipaddress
+import itertools
 import json
 import logging
 import math
@@ -88,6 +90,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from .server import serve
+from .two_n_log import EventLog, LogError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ KEY_FIELDS: tuple[KeyField, ...] = ("key", "publicKey")
 SWITCH_MODES: tuple[SwitchMode, ...] = ("monostable", "bistable")
 SWITCH_ACTIONS = ("on", "off", "trigger", "lock", "unlock", "hold", "release")
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
-PRIVILEGES: tuple[str, ...] = ("system", "access_control", "switches_control")
+PRIVILEGES: tuple[str, ...] = ("system", "access_control", "switches_control", "camera")
 MAX_ACCOUNTS = 5
 MAX_LOCATION = 127
 KEY_SLOTS = 4
@@ -242,7 +245,9 @@ class ApiErrorBody(TypedDict):
     description: str
 
 
-type Result = SystemInfo | SwitchCapsResult | SwitchStatusResult | MobileKeyConfig
+type Result = (
+    SystemInfo | SwitchCapsResult | SwitchStatusResult | MobileKeyConfig | dict[str, JsonValue]
+)
 
 
 class Envelope(TypedDict):
@@ -593,6 +598,8 @@ class TwoNDeviceSimulator:
         nonce_lifetime: float = 300.0,
         fault_delay: float = 10.0,
         log_path: str | Path | None = None,
+        log_service: LogService = "enabled",
+        camera: bool = True,
     ) -> None:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {AUTH_MODES}")
@@ -652,6 +659,13 @@ class TwoNDeviceSimulator:
             SWITCH_CTRL: _Route(("GET", "POST"), "switches_control", self._switch_ctrl),
             MOBILEKEY_CONFIG: _Route(("GET", "PUT"), "access_control", self._mobilekey_config),
         }
+        # The event log, the camera and the control endpoint: at the end of this module.
+        self.log_service: LogService = log_service
+        self.camera = camera
+        self.event_log = EventLog()
+        self._reported: dict[int, bool] = {}  # switch states the log last reported
+        self._switch_timers: set[asyncio.TimerHandle] = set()  # when timed states end
+        self._routes.update(_event_routes(self))
 
     # ----- control -----------------------------------------------------------------------------
     def set_account(self, username: str, password: str, privileges: Iterable[str]) -> Account:
@@ -809,6 +823,7 @@ class TwoNDeviceSimulator:
         )
         self._ssl_context = context
         self.host = host
+        self.event_log.record("DeviceState", {"state": "startup"})
 
     async def stop(self) -> None:
         """Stop listening (a reboot: Digest nonces are forgotten, configuration is kept)."""
@@ -818,6 +833,10 @@ class TwoNDeviceSimulator:
             await runner.cleanup()
         self._ssl_context = None
         self._nonces.clear()
+        self.event_log.restart()
+        for timer in self._switch_timers:
+            timer.cancel()
+        self._switch_timers.clear()
 
     async def __aenter__(self) -> TwoNDeviceSimulator:
         await self.start()
@@ -828,6 +847,8 @@ class TwoNDeviceSimulator:
 
     # ----- plumbing ----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith(CONTROL_PREFIX):
+            return await _control(self, request)
         body = await request.read()
         params = dict(request.query)
         parsed: object = None
@@ -1103,6 +1124,7 @@ class TwoNDeviceSimulator:
         if not item.enabled:
             raise ApiError(4, "switch")
         self._act(item, action, timeout)
+        _report_switch(self, item)
         if text := params.get("response"):
             return web.Response(text=text)
         return None
@@ -1230,16 +1252,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m simulators.two_n",
         description=(
-            "Simulate a 2N intercom's HTTP API: api/system/info, api/switch/caps|status|ctrl and "
-            "api/mobilekey/config, with None, Basic or Digest authentication over HTTP or HTTPS."
+            "Simulate a 2N intercom's HTTP API: api/system/info, api/switch/caps|status|ctrl, "
+            "api/mobilekey/config, the event log api/log/caps|subscribe|pull|unsubscribe and "
+            "api/camera/caps|snapshot, with None, Basic or Digest authentication over HTTP or "
+            "HTTPS."
         ),
         epilog=(
             f"Built-in account (used when no --user is given): {DEFAULT_USER}:{DEFAULT_PASSWORD} "
-            f"with every privilege group ({privileges}). Privilege groups: system (nothing "
-            "needs it yet; api/system/info needs no privilege), access_control "
-            "(api/mobilekey/config), switches_control (api/switch/*). Example: "
-            "python -m simulators.two_n --protocol https --user door:secret:switches_control "
-            "--user keys:secret2:access_control"
+            f"with every privilege group ({privileges}). Privilege groups: system (keypad, "
+            "call and input events of the log; api/system/info needs no privilege), "
+            "access_control (api/mobilekey/config; card, code, mobile key and fingerprint "
+            "events), switches_control (api/switch/*; switch events), camera (api/camera/*). "
+            "Example: python -m simulators.two_n --protocol https --user "
+            "door:secret:switches_control --user keys:secret2:access_control. "
+            "What happens at the door (a doorbell press, a card, a code, a mobile key, a "
+            "fingerprint, the door, an input, a switch) is put in the event log by POST "
+            f"{CONTROL_EVENT} (JSON) or from a shell: python -m simulators.two_n inject --help"
         ),
     )
     parser.add_argument(
@@ -1319,6 +1347,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--log-service",
+        choices=LOG_SERVICES,
+        default="enabled",
+        help="the event log (api/log/*): enabled; disabled (every call answers error 4, as a "
+        "device whose Logging service is off or unlicensed); absent (error 2, as a firmware "
+        "without it) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-camera",
+        action="store_true",
+        help="a device without a camera (api/camera/* answer error 2)",
+    )
+    parser.add_argument(
         "--log",
         metavar="FILE",
         help="append one line per request to FILE (passwords never, key material masked)",
@@ -1344,6 +1385,8 @@ def simulator_from_args(args: argparse.Namespace) -> TwoNDeviceSimulator:
         pairing_key=MobileKey.generate() if args.pairing_key else None,
         nonce_lifetime=args.nonce_lifetime,
         log_path=args.log,
+        log_service=args.log_service,
+        camera=not args.no_camera,
     )
 
 
@@ -1362,6 +1405,10 @@ def describe(simulator: TwoNDeviceSimulator) -> list[str]:
         if item.enabled and item.mode == "monostable":
             what += f" {item.on_duration:g} s"
         lines.append(f"switch {item.switch}: {what}")
+    lines.append(
+        f"event log {simulator.log_service}, camera {'yes' if simulator.camera else 'no'}; "
+        f"events to inject: POST {simulator.url}{CONTROL_EVENT}"
+    )
     return lines
 
 
@@ -1380,12 +1427,395 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["inject"]:
+        inject_main(arguments[1:])
+        return
+    args = build_parser().parse_args(arguments)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
+
+
+# ----- event log, camera and the control endpoint ----------------------------------------------
+# The event log's model is simulators.two_n_log; here are its routes, the camera's, the switch
+# events, and what a test or a person injects (``inject``, ``POST /sim/event``, or
+# ``python -m simulators.two_n inject``).
+#
+# Choices where the pages are silent:
+# - ``log_service="disabled"`` answers every api/log call error 4 (the Logging service switched
+#   off or not licensed); ``"absent"`` serves no api/log path (error 2, an older firmware).
+# - Switch events: SwitchStateChanged ``{"switch": N, "state": bool}`` whenever a switch's
+#   active state changes, by the API or at the door, and when a monostable activation or a
+#   timed hold ends.
+# - ``pull_error`` and ``pull_cut`` spoil the next pull: error 14, or the connection cut after
+#   the device dequeued its events (they are lost on the way).
+# - What each injected happening logs (``session`` links the events of one happening):
+#   doorbell: KeyPressed and KeyReleased ``{"key": "%N"}``, then CallStateChanged
+#   ``{"direction": "outgoing", "state": "connecting"|"ringing", "peer", "session", "call"}``;
+#   card: CardEntered ``{"direction", "reader", "uid", "valid", "ap", "session"}``; code:
+#   CodeEntered ``{"code", "valid", "ap", "session"}``; mobile key: MobKeyEntered
+#   ``{"direction", "action", "authid", "valid", "ap", "session"}``; fingerprint:
+#   FingerEntered ``{"direction", "valid", "ap", "session"}``; each valid one followed, when a
+#   user is named, by UserAuthenticated ``{"ap", "session", "name", "uuid"}``. ``authid`` is
+#   the first 16 hex digits of the SHA-256 of the public half (SubjectPublicKeyInfo DER) of
+#   the location key in the slot the phone used; a phone is refused when that slot is empty.
+#   door: DoorStateChanged ``{"state": "opened"|"closed"}``, DoorOpenTooLong and
+#   UnauthorizedDoorOpen ``{"state": "in"}``; input: InputChanged ``{"port", "state"}``.
+# - The camera: resolutions 160x120, 320x240, 640x480 and 1280x960, source ``internal``; a
+#   snapshot is one small JPEG whatever the resolution; width and height must be one of them
+#   (missing: error 11, other: 12).
+LogService = Literal["enabled", "disabled", "absent"]
+LOG_SERVICES: tuple[LogService, ...] = get_args(LogService)
+LOG_CAPS = "/api/log/caps"
+LOG_SUBSCRIBE = "/api/log/subscribe"
+LOG_PULL = "/api/log/pull"
+LOG_UNSUBSCRIBE = "/api/log/unsubscribe"
+CAMERA_CAPS = "/api/camera/caps"
+CAMERA_SNAPSHOT = "/api/camera/snapshot"
+CAMERA_RESOLUTIONS = ((160, 120), (320, 240), (640, 480), (1280, 960))
+CONTROL_PREFIX = "/sim/"
+CONTROL_EVENT = "/sim/event"
+CONTROL_REQUESTS = "/sim/requests"
+HAPPENINGS = (
+    "doorbell",
+    "card",
+    "code",
+    "mobile_key",
+    "fingerprint",
+    "door",
+    "input",
+    "switch",
+    "reboot",
+    "forget_subscriptions",
+    "malformed_event",
+    "pull_error",
+    "pull_cut",
+)
+DOOR_STATES = ("opened", "closed", "open_too_long", "forced")
+_SESSIONS = itertools.count(1)
+_RESTARTS: set[asyncio.Task[list[dict[str, JsonValue]]]] = set()  # reboots asked by control
+SNAPSHOT_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZGNyw"
+    "tQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09PT09PT0"
+    "9PT09PT09PT09PT09PT09PT09PT0//wAARCAAYACADASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFB"
+    "gcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcY"
+    "GRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKW"
+    "mp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQ"
+    "AAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzU"
+    "vAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImK"
+    "kpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAM"
+    "BAAIRAxEAPwDDq1Dp13PEssUW5G6HcB/WqtdRo3/ILh/4F/6Ea7cbiJUKalHucmHpKpKzMN9LvY42d4cKoJJ3DgfnVO"
+    "uvvf8AjxuP+uTfyrkKnA4meIi3LoViKMaTSQV1Gjf8guH/AIF/6EaKKyzX+CvX9GXgv4j9Ce9/48bj/rk38q5Ciioyn"
+    "4JepWN+JH//2Q=="
+)
+
+
+def _event_routes(sim: TwoNDeviceSimulator) -> dict[str, _Route]:
+    routes: dict[str, _Route] = {}
+    if sim.log_service != "absent":
+        methods = ("GET", "POST")
+        routes[LOG_CAPS] = _Route(methods, None, partial(_log_caps, sim))
+        routes[LOG_SUBSCRIBE] = _Route(methods, None, partial(_log_subscribe, sim))
+        routes[LOG_PULL] = _Route(methods, None, partial(_log_pull, sim))
+        routes[LOG_UNSUBSCRIBE] = _Route(methods, None, partial(_log_unsubscribe, sim))
+    if sim.camera:
+        routes[CAMERA_CAPS] = _Route(("GET", "POST"), "camera", _camera_caps)
+        routes[CAMERA_SNAPSHOT] = _Route(("GET", "POST"), "camera", _camera_snapshot)
+    return routes
+
+
+def _log_service(sim: TwoNDeviceSimulator) -> None:
+    if sim.log_service == "disabled":
+        raise ApiError(4)
+
+
+async def _log_caps(sim: TwoNDeviceSimulator, call: _Call) -> _Outcome:
+    _log_service(sim)
+    return {"events": list(sim.event_log.caps)}
+
+
+async def _log_subscribe(sim: TwoNDeviceSimulator, call: _Call) -> _Outcome:
+    _log_service(sim)
+    privileges: frozenset[str] | None = None
+    if sim.auth != "none":
+        account = sim.accounts.get(call.record.username or "")
+        privileges = frozenset() if account is None else account.privileges
+    try:
+        return sim.event_log.subscribe(call.params, privileges)
+    except LogError as err:
+        raise ApiError(err.code, err.param) from None
+
+
+async def _log_pull(sim: TwoNDeviceSimulator, call: _Call) -> _Outcome:
+    _log_service(sim)
+    stopping = sim._stopping
+    try:
+        batch = await sim.event_log.pull(call.params, stopping)
+    except LogError as err:
+        raise ApiError(err.code, err.param) from None
+    if stopping.is_set():
+        raise _Disconnect  # the device restarts while the pull waits: the connection drops
+    return batch
+
+
+async def _log_unsubscribe(sim: TwoNDeviceSimulator, call: _Call) -> _Outcome:
+    _log_service(sim)
+    try:
+        sim.event_log.unsubscribe(call.params)
+    except LogError as err:
+        raise ApiError(err.code, err.param) from None
+    return None
+
+
+async def _camera_caps(call: _Call) -> _Outcome:
+    return {
+        "jpegResolution": [{"width": wide, "height": high} for wide, high in CAMERA_RESOLUTIONS],
+        "sources": [{"source": "internal"}],
+    }
+
+
+async def _camera_snapshot(call: _Call) -> _Outcome:
+    size = []
+    for name in ("width", "height"):
+        text = call.params.get(name)
+        if not text:
+            raise ApiError(11, name)
+        try:
+            size.append(int(text))
+        except ValueError:
+            raise ApiError(12, name) from None
+    if tuple(size) not in CAMERA_RESOLUTIONS:
+        raise ApiError(12, "width")
+    if call.params.get("source", "internal") != "internal":
+        raise ApiError(12, "source")
+    return web.Response(body=SNAPSHOT_JPEG, content_type="image/jpeg")
+
+
+def _report_switch(sim: TwoNDeviceSimulator, item: SimSwitch) -> None:
+    """Log the switch's new state when it changed; look again when a timed state ends."""
+    if not sim.running or sim.log_service != "enabled":
+        return
+    now = time.monotonic()
+    active = item.is_active(now)
+    if sim._reported.get(item.switch, False) != active:
+        sim._reported[item.switch] = active
+        sim.event_log.record("SwitchStateChanged", {"switch": item.switch, "state": active})
+    ends = [end for end in (item.active_until, item.hold_until) if end is not None and end > now]
+    if ends:
+
+        def again() -> None:
+            sim._switch_timers.discard(timer)
+            _report_switch(sim, item)
+
+        timer = asyncio.get_running_loop().call_later(min(ends) - now + 0.001, again)
+        sim._switch_timers.add(timer)
+
+
+def _authid(sim: TwoNDeviceSimulator, slot: int) -> str | None:
+    """The ``authid`` of a phone using the location key in ``slot`` (None: empty slot)."""
+    key = sim.mobile_keys[slot - 1] if 1 <= slot <= KEY_SLOTS else None
+    public = None if key is None else key.public_der
+    return None if public is None else hashlib.sha256(public).hexdigest()[:16]
+
+
+async def inject(
+    sim: TwoNDeviceSimulator,
+    what: str,
+    *,
+    button: int = 1,
+    user: str | None = None,
+    valid: bool = True,
+    slot: int = 1,
+    switch: int | None = None,
+    state: str | bool | None = None,
+    port: str = "input1",
+    uid: str = "3F00A2C1",
+    code: str = "1234",
+) -> list[dict[str, JsonValue]]:
+    """Make something happen at the device; return the events it logged (with ``at``, the
+    ``time.monotonic()`` of each).
+
+    ``what``: one of ``HAPPENINGS``. ``valid``: the credential is accepted; ``user``: the name
+    the device reports for it; ``switch``: the switch an accepted credential opens (or the
+    switch of ``what="switch"``, with ``state`` on or off: a switch switched at the device).
+    ``state``: for ``door`` one of ``DOOR_STATES``, for ``input`` on or off.
+    """
+    if what not in HAPPENINGS:
+        raise ValueError(f"what happens is one of {', '.join(HAPPENINGS)}, not {what!r}")
+    before = len(sim.event_log.history)
+    session = next(_SESSIONS)
+    if what == "doorbell":
+        _log(sim, "KeyPressed", {"key": f"%{button}"})
+        _log(sim, "KeyReleased", {"key": f"%{button}"})
+        for call_state in ("connecting", "ringing"):
+            peer = f"sip:{button}@{sim.host}"
+            _log(
+                sim,
+                "CallStateChanged",
+                {"direction": "outgoing", "state": call_state, "peer": peer, "session": session},
+            )
+    elif what in ("card", "code", "mobile_key", "fingerprint"):
+        accepted = _credential(sim, what, session, valid=valid, slot=slot, uid=uid, code=code)
+        if accepted and user is not None:
+            uuid = hashlib.sha256(user.encode()).hexdigest()[:32]
+            authenticated: dict[str, JsonValue] = {"ap": 0, "session": session, "name": user}
+            _log(sim, "UserAuthenticated", authenticated | {"uuid": uuid})
+        if accepted and switch is not None:
+            _switch_at_door(sim, switch, on=True)
+    elif what == "door":
+        door = state if isinstance(state, str) else "opened"
+        if door not in DOOR_STATES:
+            raise ValueError(f"a door state is one of {', '.join(DOOR_STATES)}")
+        if door in ("opened", "closed"):
+            _log(sim, "DoorStateChanged", {"state": door})
+        else:
+            name = "DoorOpenTooLong" if door == "open_too_long" else "UnauthorizedDoorOpen"
+            _log(sim, name, {"state": "in"})
+    elif what == "input":
+        _log(sim, "InputChanged", {"port": port, "state": state not in (False, "off")})
+    elif what == "switch":
+        _switch_at_door(sim, switch or 1, on=state not in (False, "off"))
+    elif what == "reboot":
+        await sim.stop()
+        await sim.start(sim.host, sim.port)
+        before = 0
+    elif what == "forget_subscriptions":
+        sim.event_log.forget()
+    elif what == "malformed_event":
+        sim.event_log.malformed_event()
+    else:  # the next pull fails: error 14, or its answer is lost on the way (events gone)
+        sim.inject_fault(LOG_PULL, "error_envelope" if what == "pull_error" else "disconnect_after")
+    return [{**event.as_json(), "at": event.at} for event in list(sim.event_log.history)[before:]]
+
+
+def _log(sim: TwoNDeviceSimulator, name: str, params: dict[str, JsonValue]) -> None:
+    sim.event_log.record(name, params)
+
+
+def _credential(
+    sim: TwoNDeviceSimulator,
+    what: str,
+    session: int,
+    *,
+    valid: bool,
+    slot: int,
+    uid: str,
+    code: str,
+) -> bool:
+    """Log a card, code, mobile key or finger at the reader; return whether it is accepted."""
+    params: dict[str, JsonValue] = {"ap": 0, "session": session}
+    if what == "card":
+        name = "CardEntered"
+        params |= {"direction": "in", "reader": "internal", "uid": uid}
+    elif what == "code":
+        name = "CodeEntered"
+        params |= {"code": code}
+    elif what == "mobile_key":
+        name = "MobKeyEntered"
+        authid = _authid(sim, slot)
+        valid = valid and authid is not None
+        params |= {"direction": "in", "action": "tap", "authid": authid or secrets.token_hex(8)}
+    else:
+        name = "FingerEntered"
+        params |= {"direction": "in"}
+    _log(sim, name, params | {"valid": valid})
+    return valid
+
+
+def _switch_at_door(sim: TwoNDeviceSimulator, number: int, *, on: bool) -> None:
+    item = sim.switches.get(number)
+    if item is None or not item.enabled:
+        raise ValueError(f"switch {number} is not an enabled switch")
+    action = "off" if not on else "trigger" if item.mode == "monostable" else "on"
+    sim._act(item, action, None)
+    _report_switch(sim, item)
+
+
+async def _control(sim: TwoNDeviceSimulator, request: web.Request) -> web.StreamResponse:
+    """``POST /sim/event`` ``{"what": ..., ...}`` (``inject``'s arguments) → the events;
+    ``GET /sim/requests`` → ``{"total": N}``, the API requests received so far."""
+    if request.path == CONTROL_REQUESTS and request.method == "GET":
+        return web.json_response({"total": len(sim.requests)})
+    if request.path != CONTROL_EVENT or request.method != "POST":
+        return web.json_response({"error": f"POST {CONTROL_EVENT} only"}, status=404)
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ValueError("a JSON object is expected")
+        what = str(body.pop("what"))
+        if what == "reboot":  # after this answer: the restart closes every connection
+            restart = asyncio.get_running_loop().create_task(inject(sim, what))
+            _RESTARTS.add(restart)
+            restart.add_done_callback(_RESTARTS.discard)
+            return web.json_response({"events": []})
+        events = await inject(sim, what, **body)
+    except (ValueError, KeyError, TypeError) as err:
+        return web.json_response({"error": str(err)}, status=400)
+    _LOGGER.info("Injected %s: %s", what, ", ".join(str(event["event"]) for event in events))
+    return web.json_response({"events": events})
+
+
+def inject_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulators.two_n inject",
+        description="Make something happen at a running simulated 2N device (its event log "
+        f"gets it): POST {CONTROL_EVENT} with what the options say; prints the events logged.",
+        epilog="Examples: python -m simulators.two_n inject doorbell --button 1; "
+        "... inject card --user Alice --switch 1 (a card that opens the door of switch 1); "
+        "... inject card --refused; ... inject mobile_key --slot 2 --user Bob; "
+        "... inject door --state forced; ... inject switch --switch 2 --state on; "
+        "... inject reboot",
+    )
+    parser.add_argument("what", choices=HAPPENINGS, help="what happens at the device")
+    parser.add_argument(
+        "--url",
+        default=f"http://127.0.0.1:{DEFAULT_PORT}",
+        help="the simulator (default: %(default)s; an https one's certificate is not checked)",
+    )
+    parser.add_argument("--button", type=int, default=1, help="doorbell: the call button")
+    parser.add_argument("--user", help="card, code, mobile_key, fingerprint: the user's name")
+    parser.add_argument("--refused", action="store_true", help="the credential is refused")
+    parser.add_argument("--slot", type=int, default=1, help="mobile_key: the key's slot (1-4)")
+    parser.add_argument(
+        "--switch", type=int, help="the switch an accepted credential opens; switch: which"
+    )
+    parser.add_argument("--state", help=f"door: {', '.join(DOOR_STATES)}; input, switch: on or off")
+    parser.add_argument("--port", default="input1", help="input: which one")
+    parser.add_argument("--uid", default="3F00A2C1", help="card: its UID")
+    return parser
+
+
+def inject_main(argv: list[str]) -> None:
+    import urllib.request  # noqa: PLC0415 (only this command speaks to a simulator)
+
+    args = inject_parser().parse_args(argv)
+    body: dict[str, JsonValue] = {
+        "what": args.what,
+        "button": args.button,
+        "user": args.user,
+        "valid": not args.refused,
+        "slot": args.slot,
+        "switch": args.switch,
+        "state": args.state,
+        "port": args.port,
+        "uid": args.uid,
+    }
+    request = urllib.request.Request(
+        args.url.rstrip("/") + CONTROL_EVENT,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # loopback simulator
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            print(response.read().decode())
+    except OSError as err:
+        sys.exit(f"{args.url}: {err}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from scripts.translations import flatten
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components/multilock/translations"
 PLACEHOLDER = re.compile(r"\{\w+\}")
 # Texts that read the same in both languages: names of brands, protocols and methods.
-SAME_IN_FRENCH = {"Basic", "Code", "Digest", "HTTP", "HTTPS", "The Keys"}
+SAME_IN_FRENCH = {"Basic", "Code", "Digest", "HTTP", "HTTPS", "Message", "The Keys"}
 
 
 ENGLISH = flatten(json.loads((TRANSLATIONS / "en.json").read_text()))

@@ -39,7 +39,15 @@ async def test_a_poll_reads_details_only_where_needed(
     before = len(cloud.sim.requests)
     await coordinator_of(loaded_entry).async_refresh()
     paths = [r.path for r in cloud.sim.requests[before:]]
-    assert paths == ["/site", f"/site/{cloud.front.site_id}/device", f"/device/{cloud.front.id}"]
+    assert paths[:3] == [
+        "/site",
+        f"/site/{cloud.front.site_id}/device",
+        f"/device/{cloud.front.id}",
+    ]
+    # Then each lock's audit trail (who opened: test_audit.py).
+    assert sorted(paths[3:]) == sorted(
+        f"/device/{lock.id}/log" for lock in (cloud.front, cloud.back)
+    )
 
 
 async def test_new_and_removed_locks(

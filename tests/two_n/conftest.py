@@ -87,8 +87,18 @@ def sim_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def device(sim_options: dict[str, Any]) -> AsyncIterator[TwoNDeviceSimulator]:
-    """A 2N device over HTTPS with Digest (its defaults), two enabled switches."""
-    options: dict[str, Any] = {"auth": "digest", "protocol": "https", "switches": switches()}
+    """A 2N device over HTTPS with Digest (its defaults), two enabled switches.
+
+    Without an event log nor a camera unless a module's ``sim_options`` ask for them (the
+    tests of polling count the device's requests; tests/two_n/test_events.py has both).
+    """
+    options: dict[str, Any] = {
+        "auth": "digest",
+        "protocol": "https",
+        "switches": switches(),
+        "log_service": "absent",
+        "camera": False,
+    }
     sim = TwoNDeviceSimulator(**(options | sim_options))
     await sim.start()
     yield sim
@@ -104,6 +114,8 @@ async def second_device() -> AsyncIterator[TwoNDeviceSimulator]:
         serial=SECOND_SERIAL,
         name="2N Access Unit",
         switches=[SimSwitch(1, on_duration=ON_DURATION)],
+        log_service="absent",
+        camera=False,
     )
     await sim.start()
     yield sim

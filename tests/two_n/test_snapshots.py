@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -19,7 +21,15 @@ from tests import snapshots
 from .conftest import host_of, make_entry, old_keys, set_up
 
 # Values that change on every run: the certificate, the keys, when they were read.
-VOLATILE = frozenset({"certificate_sha256", "fingerprint", "created", "read_at"})
+VOLATILE = frozenset({"certificate_sha256", "fingerprint", "created", "read_at", "connected_since"})
+# The subscription is cut when the test ends (see test_events.py).
+pytestmark = pytest.mark.usefixtures("refused_handshakes")
+
+
+@pytest.fixture
+def sim_options() -> dict[str, Any]:
+    """A device with everything: its event log and a camera."""
+    return {"log_service": "enabled", "camera": True}
 
 
 def _names(entry: MockConfigEntry, device: TwoNDeviceSimulator) -> dict[str, str]:
@@ -28,7 +38,13 @@ def _names(entry: MockConfigEntry, device: TwoNDeviceSimulator) -> dict[str, str
 
 async def _loaded(hass: HomeAssistant, device: TwoNDeviceSimulator) -> MockConfigEntry:
     device.set_keys(old_keys(2))
-    return await set_up(hass, make_entry(device))
+    entry = await set_up(hass, make_entry(device))
+    for _ in range(1000):  # the subscription opens in the background
+        if device.event_log.subscriptions:
+            break
+        await asyncio.sleep(0.01)
+    await hass.async_block_till_done()
+    return entry
 
 
 async def test_entities(

@@ -6,6 +6,7 @@ from homeassistant.core import HomeAssistant
 
 from ...contract import VendorFlows, VendorSpec
 from ...coordinator import MultilockConfigEntry
+from .audit import async_remove_audit_store
 from .const import KEY_RENEWAL_ISSUE, VENDOR
 from .coordinator import DoordeckCoordinator
 from .flow import DoordeckConfigFlowSteps
@@ -14,7 +15,9 @@ from .services import register_actions
 
 
 async def _setup(hass: HomeAssistant, entry: MultilockConfigEntry) -> DoordeckCoordinator:
-    return await DoordeckCoordinator(hass, entry).async_start()
+    coordinator = DoordeckCoordinator(hass, entry)
+    await coordinator.audit.async_load()  # what was delivered before, for the first poll
+    return await coordinator.async_start()
 
 
 DOORDECK = VendorSpec(
@@ -40,4 +43,5 @@ DOORDECK = VendorSpec(
     title_is_secret=True,
     register_actions=register_actions,
     fix_flows={KEY_RENEWAL_ISSUE: create_fix_flow},
+    entry_removed=async_remove_audit_store,
 )

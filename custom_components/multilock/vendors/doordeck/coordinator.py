@@ -31,6 +31,7 @@ from ...coordinator import (
 )
 from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
+from .audit import DoordeckAudit
 from .client import (
     DEFAULT_BASE_URL,
     DoordeckApiError,
@@ -195,6 +196,8 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         # their unlock time is over (then locked, whatever the command did).
         self._unknown_until_relock: set[str] = set()
         self._renewal_not_before: datetime | None = None
+        # Who opened: the locks' audit trails, read at each poll (audit.py).
+        self.audit = DoordeckAudit(self)
 
     # -- device keys ----------------------------------------------------------------------
 
@@ -236,6 +239,8 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
         for lock_id in set(self._details) - set(locks):
             self._forget_lock(lock_id)
         self._remove_stale_devices(locks)
+        # Who opened; at set-up the activity entities are not there yet to show it.
+        await self.audit.async_read(locks, deliver=self.data is not None)
         return DoordeckData(
             locks=locks,
             key_expiry=self.client.certificate_expiry,

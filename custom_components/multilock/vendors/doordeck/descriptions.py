@@ -11,8 +11,10 @@ from homeassistant.const import EntityCategory, Platform, UnitOfTime
 from ...binary_sensor import MultilockBinarySensorEntityDescription
 from ...compat import BinarySensorDeviceClass
 from ...coordinator import Descriptions
+from ...event import MultilockEventEntityDescription
 from ...lock import MultilockLockEntityDescription
 from ...sensor import MultilockSensorEntityDescription
+from .audit import ACTIVITY, AUDIT_TYPES
 from .const import ACCOUNT_KIND, ASSUMED_LOCK_KIND, REPORTING_LOCK_KIND
 
 if TYPE_CHECKING:
@@ -70,6 +72,13 @@ ACCOUNT_SENSORS: tuple[MultilockSensorEntityDescription[DoordeckData], ...] = (
     ),
 )
 
+# Who locked, unlocked or shared a lock: its audit trail (audit.py).
+LOCK_EVENTS: tuple[MultilockEventEntityDescription, ...] = (
+    MultilockEventEntityDescription(
+        key=ACTIVITY, translation_key="doordeck_activity", event_types=list(AUDIT_TYPES)
+    ),
+)
+
 DESCRIPTIONS: Descriptions = {
     Platform.LOCK: {
         REPORTING_LOCK_KIND: (LOCK,),
@@ -86,4 +95,5 @@ DESCRIPTIONS: Descriptions = {
         ASSUMED_LOCK_KIND: LOCK_SENSORS,
         ACCOUNT_KIND: ACCOUNT_SENSORS,
     },
+    Platform.EVENT: {REPORTING_LOCK_KIND: LOCK_EVENTS, ASSUMED_LOCK_KIND: LOCK_EVENTS},
 }

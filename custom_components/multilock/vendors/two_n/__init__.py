@@ -14,7 +14,9 @@ from .services import register_actions
 
 
 async def _setup(hass: HomeAssistant, entry: MultilockConfigEntry) -> TwoNCoordinator:
-    return await TwoNCoordinator(hass, entry).async_start()
+    coordinator = await TwoNCoordinator(hass, entry).async_start()
+    coordinator.event_log.start()  # in the background: set-up does not wait for it
+    return coordinator
 
 
 TWO_N = VendorSpec(

@@ -102,15 +102,25 @@ SWITCH_CAPS: Final = "switch/caps"
 SWITCH_STATUS: Final = "switch/status"
 SWITCH_CTRL: Final = "switch/ctrl"
 MOBILEKEY_CONFIG: Final = "mobilekey/config"
+LOG_CAPS: Final = "log/caps"
+LOG_SUBSCRIBE: Final = "log/subscribe"
+LOG_PULL: Final = "log/pull"
+LOG_UNSUBSCRIBE: Final = "log/unsubscribe"
+CAMERA_CAPS: Final = "camera/caps"
+CAMERA_SNAPSHOT: Final = "camera/snapshot"
 
 ACCESS_CONTROL: Final = "Access Control"
 SWITCHES_CONTROL: Final = "Switches Control"
-# The privilege group each endpoint needs (2N's pages; system/info needs none).
+CAMERA_MONITORING: Final = "Camera Monitoring"
+# The privilege group each endpoint needs (2N's pages; system/info and log/* need none:
+# the log leaves out the events the account may not monitor).
 PRIVILEGE_GROUPS: Final[Mapping[str, str]] = {
     SWITCH_CAPS: SWITCHES_CONTROL,
     SWITCH_STATUS: SWITCHES_CONTROL,
     SWITCH_CTRL: SWITCHES_CONTROL,
     MOBILEKEY_CONFIG: ACCESS_CONTROL,
+    CAMERA_CAPS: CAMERA_MONITORING,
+    CAMERA_SNAPSHOT: CAMERA_MONITORING,
 }
 
 # The device's error codes and what they mean (the notes' table).
@@ -860,6 +870,62 @@ class TwoNClient:
             _LOGGER.debug("Mobile key write to %s failed: %s; reading back", self.host, err)
         return await self.mobile_key_config(), write_error
 
+    # -- event log and camera ----------------------------------------------------------------
+    # The log functions that change the device's subscriptions (and pull, which empties a
+    # queue) are POSTed: aiohttp sends an idempotent request again on its own after a closed
+    # connection, and a pull sent twice would lose the first answer's events.
+
+    async def log_caps(self) -> list[str]:
+        """Return the event types the device logs."""
+        return _event_types(await self._request("GET", LOG_CAPS))
+
+    async def log_subscribe(
+        self, *, include: str = "new", events: Sequence[str] = (), duration: int = 90
+    ) -> int:
+        """Open a subscription (a queue of its own); return its id.
+
+        ``include``: ``new`` (events from now on), ``all`` or ``-<seconds>`` (the device's
+        history of the last seconds first); ``events``: the types to queue (all when empty);
+        ``duration``: seconds the device keeps the subscription without a pull.
+        """
+        form = {"include": include, "duration": str(duration)}
+        if events:
+            form["filter"] = ",".join(events)
+        result = _object(LOG_SUBSCRIBE, await self._request("POST", LOG_SUBSCRIBE, form=form))
+        subscription = result.get("id")
+        if not isinstance(subscription, int) or isinstance(subscription, bool):
+            raise TwoNMalformedReplyError(f"The answer to {LOG_SUBSCRIBE} has no id")
+        return subscription
+
+    async def log_pull(self, subscription: int, *, wait: int = 0) -> LogBatch:
+        """Return the queued events, waiting up to ``wait`` seconds for one."""
+        result = await self._request(
+            "POST",
+            LOG_PULL,
+            form={"id": str(subscription), "timeout": str(wait)},
+            seconds=wait + DEFAULT_TIMEOUT,
+        )
+        return _log_batch(result)
+
+    async def log_unsubscribe(self, subscription: int) -> None:
+        """Close a subscription."""
+        await self._request("POST", LOG_UNSUBSCRIBE, form={"id": str(subscription)})
+
+    async def camera_caps(self) -> CameraCaps:
+        """Return the camera's snapshot resolutions and video sources."""
+        return _camera_caps(await self._request("GET", CAMERA_CAPS))
+
+    async def camera_snapshot(self, width: int, height: int, source: str | None = None) -> bytes:
+        """Return a JPEG snapshot at one of the camera's resolutions."""
+        params = {"width": str(width), "height": str(height)}
+        if source is not None:
+            params["source"] = source
+        answer = await self._exchange("GET", CAMERA_SNAPSHOT, params=params)
+        if answer.status == HTTPStatus.OK and answer.content_type.startswith("image/"):
+            return answer.body
+        self._unwrap(CAMERA_SNAPSHOT, answer)  # the device's error, if it says one
+        raise TwoNMalformedReplyError(f"The answer to {CAMERA_SNAPSHOT} is not an image")
+
     # -- transport ---------------------------------------------------------------------------
 
     async def _request(
@@ -867,14 +933,45 @@ class TwoNClient:
         method: str,
         path: str,
         *,
-        form: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
         json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        seconds: float | None = None,
     ) -> Any:
-        """Send one request; return the envelope's ``result`` (None when it has none).
+        """Send one request; return the envelope's ``result`` (None when it has none)."""
+        answer = await self._exchange(
+            method, path, params=params, json_body=json_body, form=form, seconds=seconds
+        )
+        return self._unwrap(path, answer)
+
+    def _unwrap(self, path: str, answer: _Answer) -> Any:
+        """The envelope's result, or the error it says (scrubbed of this client's secrets)."""
+        return _unwrap(
+            path,
+            answer.status,
+            answer.body,
+            self._secrets.scrub,
+            auth=self.auth,
+            challenge=answer.challenge,
+        )
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        seconds: float | None = None,
+    ) -> _Answer:
+        """Send one request (allowed ``seconds``, else the client's timeout).
 
         Anything but a GET has side effects: aiohttp does not send it a second time.
         """
-        kwargs: dict[str, Any] = {"timeout": self._timeout}
+        kwargs: dict[str, Any] = {
+            "timeout": self._timeout if seconds is None else aiohttp.ClientTimeout(total=seconds)
+        }
         if self.protocol is Protocol.HTTPS and self.certificate_sha256 is not None:
             kwargs["ssl"] = aiohttp.Fingerprint(self.certificate_sha256)
         headers: dict[str, str] = {}
@@ -894,9 +991,15 @@ class TwoNClient:
             headers["Content-Type"] = "application/json"
         url = self._base.with_path(f"/api/{path}")
         try:
-            async with self._session.request(method, url, headers=headers, **kwargs) as response:
-                status, body = response.status, await response.read()
-                challenge = response.headers.get("WWW-Authenticate", "")
+            async with self._session.request(
+                method, url, params=params, headers=headers, **kwargs
+            ) as response:
+                answer = _Answer(
+                    status=response.status,
+                    content_type=response.content_type,
+                    body=await response.read(),
+                    challenge=response.headers.get("WWW-Authenticate", ""),
+                )
         except aiohttp.ServerFingerprintMismatch as err:
             raise TwoNCertificateChangedError(err.expected, err.got) from err
         except aiohttp.ClientConnectorCertificateError as err:
@@ -911,7 +1014,17 @@ class TwoNClient:
             raise TwoNAnswerLostError(
                 f"{self.host} closed the connection before answering {path}: {err}"
             ) from err
-        return _unwrap(path, status, body, self._secrets.scrub, auth=self.auth, challenge=challenge)
+        return answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A device's HTTP answer, as the client reads it."""
+
+    status: int
+    content_type: str
+    body: bytes
+    challenge: str  # WWW-Authenticate
 
 
 class _ClosedAfterSending(aiohttp.ClientConnectionError):
@@ -1127,3 +1240,133 @@ def _worth_retrying(error: TwoNError | None) -> bool:
     if isinstance(error, TwoNApiError):
         return error.code == 14
     return isinstance(error, TwoNConnectionError | TwoNMalformedReplyError | TwoNHttpError)
+
+
+# --- event log and camera -----------------------------------------------------------------
+
+type JsonValue = str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event of the device's log (``log/pull``).
+
+    ``name`` is the event type (``CardEntered``...); ``utc_time`` (seconds since 1970, the
+    device's clock) and ``up_time`` (seconds since the device started) say when it happened;
+    ``record_id`` is the device's number for it.
+    """
+
+    name: str
+    params: dict[str, JsonValue]
+    record_id: int | None = None
+    utc_time: int | None = None
+    up_time: int | None = None
+
+    @property
+    def occurred(self) -> datetime | None:
+        """When the event happened, by the device's clock."""
+        if self.utc_time is None or not 0 <= self.utc_time <= MAX_CTIME:
+            return None
+        return datetime.fromtimestamp(self.utc_time, UTC)
+
+    def identity(self) -> tuple[object, ...]:
+        """What tells this event from every other (the same event replayed is equal).
+
+        The record id is left out: the pages do not say whether it is the device's or the
+        subscription's.
+        """
+        return (
+            self.utc_time,
+            self.up_time,
+            self.name,
+            json.dumps(self.params, sort_keys=True, separators=(",", ":")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    """One ``log/pull`` answer: its events, and how many entries were unreadable (skipped)."""
+
+    events: list[LogEvent]
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CameraCaps:
+    """``camera/caps``: the snapshot resolutions (width, height) and the video sources."""
+
+    resolutions: list[tuple[int, int]]
+    sources: list[str]
+
+    def resolution_for(self, width: int | None, height: int | None) -> tuple[int, int] | None:
+        """The smallest resolution at least as large as asked, else the largest one."""
+        if not self.resolutions:
+            return None
+        ordered = sorted(self.resolutions, key=lambda size: size[0] * size[1])
+        if width is None and height is None:
+            return ordered[-1]
+        fitting = (
+            size
+            for size in ordered
+            if (width is None or size[0] >= width) and (height is None or size[1] >= height)
+        )
+        return next(fitting, ordered[-1])
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _event_types(result: Any) -> list[str]:
+    """``log/caps``: ``events`` as names, or as objects naming the event."""
+    entries = _object(LOG_CAPS, result).get("events")
+    if not isinstance(entries, list):
+        raise TwoNMalformedReplyError(f"The answer to {LOG_CAPS} has no events")
+    names = []
+    for entry in entries:
+        name = entry.get("event", entry.get("name")) if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name:
+            names.append(name)
+    return names
+
+
+def _log_batch(result: Any) -> LogBatch:
+    entries = _object(LOG_PULL, result).get("events")
+    if not isinstance(entries, list):
+        raise TwoNMalformedReplyError(f"The answer to {LOG_PULL} has no events")
+    events, skipped = [], 0
+    for entry in entries:
+        name = entry.get("event") if isinstance(entry, dict) else None
+        params = entry.get("params", {}) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(name, str) or not name:
+            skipped += 1
+            continue
+        if not isinstance(params, dict):
+            skipped += 1
+            continue
+        events.append(
+            LogEvent(
+                name=name,
+                params=params,
+                record_id=_whole(entry.get("id")),
+                utc_time=_whole(entry.get("utcTime")),
+                up_time=_whole(entry.get("upTime")),
+            )
+        )
+    return LogBatch(events, skipped)
+
+
+def _camera_caps(result: Any) -> CameraCaps:
+    caps = _object(CAMERA_CAPS, result)
+    resolutions = []
+    for item in caps.get("jpegResolution") or []:
+        width = _whole(item.get("width")) if isinstance(item, dict) else None
+        height = _whole(item.get("height")) if isinstance(item, dict) else None
+        if width and height and width > 0 and height > 0:
+            resolutions.append((width, height))
+    sources = [
+        str(item["source"])
+        for item in caps.get("sources") or []
+        if isinstance(item, dict) and isinstance(item.get("source"), str)
+    ]
+    return CameraCaps(resolutions, sources)

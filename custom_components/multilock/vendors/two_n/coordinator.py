@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 import re
@@ -34,6 +34,7 @@ from ...errors import error_name
 from ...issues import async_clear_issue, async_raise_issue
 from .client import (
     AuthMethod,
+    CameraCaps,
     MobileKey,
     MobileKeyConfig,
     Protocol,
@@ -84,6 +85,7 @@ from .const import (
     switch_kind,
 )
 from .descriptions import DESCRIPTIONS
+from .events import EventLogStatus, TwoNEventLog, poll_interval, push_devices
 
 # Seconds after a monostable switch's duration before its state is read again.
 RELOCK_MARGIN = 0.5
@@ -152,7 +154,8 @@ class TwoNData:
     """What is known of the device.
 
     ``switches``: the enabled switches, None when the account lacks Switches Control;
-    ``mobile_keys``: None when it lacks Access Control (``missing_privileges`` names them).
+    ``mobile_keys``: None when it lacks Access Control (``missing_privileges`` names them);
+    ``camera``: None without a camera (or the privilege); ``event_log``: its subscription.
     """
 
     info: SystemInfo
@@ -160,6 +163,8 @@ class TwoNData:
     mobile_keys: MobileKeyConfig | None
     missing_privileges: tuple[str, ...]
     read_at: datetime
+    camera: CameraCaps | None = None
+    event_log: EventLogStatus = field(default_factory=EventLogStatus)
 
     @property
     def primary_key_created(self) -> datetime | None:
@@ -207,6 +212,8 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
         self.serial = entry.unique_id or entry.entry_id
         self._slow_due: datetime | None = None
         self._relock_timers: dict[int, CALLBACK_TYPE] = {}
+        # The device's event log, pushed (events.py); started once the first poll is done.
+        self.event_log = TwoNEventLog(self)
 
     @property
     def device_name(self) -> str:
@@ -265,7 +272,7 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
                 ):
                     switches[number] = replace(switch, active=old.active)
             data = replace(data, switches=switches)
-        return data
+        return replace(data, event_log=self.event_log.status)
 
     @property
     def entry_id(self) -> str:
@@ -294,7 +301,9 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
             mobile_keys = (await self.client.mobile_key_config()).without_material()
         except TwoNPrivilegeError as err:
             missing.append(err.group)
-        data = TwoNData(info, switches, mobile_keys, tuple(missing), now)
+        camera = await self._camera()
+        await self.event_log.async_read_caps()
+        data = TwoNData(info, switches, mobile_keys, tuple(missing), now, camera)
         self._check_privileges(data)
         self._check_key_age(data)
         return data
@@ -345,7 +354,7 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
                     data=switch,
                 )
             )
-        return devices
+        return devices + push_devices(self, info, data)
 
     def _device_info(self, info: SystemInfo) -> DeviceDescription:
         return DeviceDescription(
@@ -495,6 +504,56 @@ class TwoNCoordinator(MultilockCoordinator[TwoNData]):
             return None
         self.async_set_updated_data(replace(self.data, switches=switches))
         return switches
+
+    @callback
+    def async_switch_reported(self, number: int, active: bool) -> None:
+        """The device's log says a switch changed: show it at once."""
+        switches = dict(self.data.switches or {})
+        if number not in switches:
+            return
+        # A poll under way read the switch before this change.
+        self._command_finished(self.switch_device_key(number))
+        if switches[number].active != active:
+            switches[number] = replace(switches[number], active=active)
+            self.async_set_updated_data(replace(self.data, switches=switches))
+
+    # -- event log and camera -------------------------------------------------------------
+
+    @callback
+    def async_event_log_changed(self, status: EventLogStatus) -> None:
+        """Show the subscription's new state; poll the switches as often as it needs."""
+        data: TwoNData | None = self.data
+        interval = poll_interval(status, switches_read=data is not None and bool(data.switches))
+        faster = self.update_interval is not None and interval < self.update_interval
+        self.update_interval = interval
+        if data is None:  # the first poll is under way: it takes the status
+            return
+        self.data = replace(data, event_log=status)
+        self.async_update_listeners()
+        # The log no longer reports the switches, or it is back while the last poll failed
+        # (the device was away): read the device now rather than at the next poll.
+        back = status.state == "connected" and not self.last_update_success
+        if faster or back:
+            self.config_entry.async_create_task(self.hass, self.async_refresh())
+
+    async def _camera(self) -> CameraCaps | None:
+        try:
+            return await self.client.camera_caps()
+        except TwoNApiError as err:  # no camera, or no Camera Monitoring privilege
+            LOGGER.debug("%s has no camera to show: %s", self.device_name, err)
+            return None
+
+    async def async_camera_image(self, width: int | None, height: int | None) -> bytes:
+        """A JPEG snapshot at the camera's resolution nearest above the size asked for."""
+        camera = self.data.camera
+        size = None if camera is None else camera.resolution_for(width, height)
+        if size is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="two_n_no_camera",
+                translation_placeholders={"name": self.device_name},
+            )
+        return await self._run(self.device_name, self.client.camera_snapshot(*size))
 
     def _switch(self, device_key: str) -> TwoNSwitch:
         return (self.data.switches or {})[self._switch_number(device_key)]

@@ -16,6 +16,8 @@ from ...coordinator import Descriptions
 from ...lock import MultilockLockEntityDescription
 from ...sensor import MultilockSensorEntityDescription
 from .const import DEVICE_KIND, MAX_SWITCHES, switch_kind
+from .event_descriptions import CAMERAS, EVENT_LOG_SENSORS, EVENTS
+from .events import CAMERA_KIND, EVENT_LOG_KIND
 
 if TYPE_CHECKING:
     from .coordinator import TwoNCoordinator, TwoNData, TwoNSwitch
@@ -64,5 +66,7 @@ DESCRIPTIONS: Descriptions = {
     Platform.LOCK: {
         switch_kind(number): (switch_lock(number),) for number in range(1, MAX_SWITCHES + 1)
     },
-    Platform.SENSOR: {DEVICE_KIND: DEVICE_SENSORS},
+    Platform.SENSOR: {DEVICE_KIND: DEVICE_SENSORS, EVENT_LOG_KIND: EVENT_LOG_SENSORS},
+    Platform.EVENT: EVENTS,
+    Platform.CAMERA: {CAMERA_KIND: CAMERAS},
 }
