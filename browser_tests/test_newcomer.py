@@ -37,6 +37,7 @@ from browser_tests.test_ui import (
     _start_multilock_flow,
     _submit,
 )
+from custom_components.multilock.vendors.doordeck.flow import account_title
 from simulators.doordeck import GUEST_ACCOUNT, OFFICE_ACCOUNT, OFFICE_LOCK
 from simulators.invue import DEFAULT_OWNER, derived_api_key, derived_enrolment_code
 from simulators.thekeys import DEMO_LOCKS
@@ -226,7 +227,7 @@ def test_doordeck_account_with_a_second_factor(ui: Browser, stack: Stack) -> Non
     flow.get_by_role("textbox", name="Code").fill(codes[-1])
     _finish_flow(ui, _submit(ui), "newcomer-doordeck-office")
     _open_integration_page(ui, stack)
-    account = page.locator("ha-config-entry-row").filter(has_text=f"Doordeck {email}")
+    account = page.locator("ha-config-entry-row").filter(has_text=account_title(email))
     expect(account.get_by_text(OFFICE_LOCK).first).to_be_visible()
 
 

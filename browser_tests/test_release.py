@@ -136,8 +136,7 @@ async def add_invue(client: HomeAssistantClient, stack: Stack) -> None:
         ],
     )
     entry_id = next(e["entry_id"] for e in await entries(client) if DEFAULT_OWNER in e["title"])
-    assert client.token is not None
-    area_id = await create_area(client.session, stack.url, client.token, "Shop")
+    area_id = await create_area(client, "Shop")
     for serial in INVUE_SERIALS:
         await flow_or_present(
             client,
