@@ -35,8 +35,9 @@ async def client(
     hass: HomeAssistant, hass_client: ClientSessionGenerator, hass_access_token: str
 ) -> AsyncIterator[HomeAssistantClient]:
     """The scripts' client of this Home Assistant's HTTP API, logged in."""
-    # What the scripts call, and multilock (its dependencies register views: before HTTP starts).
-    for component in ("api", "config", "websocket_api", DOMAIN):
+    # What the scripts call, and multilock and the platforms whose components register views
+    # (the 2N camera's): before HTTP starts, as Home Assistant sets them up at its start.
+    for component in ("api", "config", "websocket_api", "camera", DOMAIN):
         assert await async_setup_component(hass, component, {})
     server = await hass_client()
     async with aiohttp.ClientSession() as session:
@@ -101,7 +102,7 @@ async def test_setup_adds_2n_and_invue_and_leaves_a_lock_to_enrol(
         timeout=30,  # each enrolment reloads the InVue entry: its wait for it
     )
     await add_devices(client, args)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await hass.async_block_till_done()  # (the 2N event log's pull runs as long as its entry)
 
     entries = hass.config_entries.async_entries(DOMAIN)
     assert [entry.title for entry in entries] == ["2N IP Verso", f"InVue {DEFAULT_OWNER}"]
