@@ -6,8 +6,8 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
 import dataclasses
-import itertools
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 import logging
 import time
