@@ -147,9 +147,18 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     @property
     def devices(self) -> Mapping[str, MultilockDevice[Any]]:
-        """Return the devices of the current snapshot, by key."""
+        """Return the devices of the current snapshot, by key.
+
+        A device the new snapshot describes as before keeps its object: its entities then see
+        at once that nothing they show changed (a command moves one lock of many). Snapshots
+        are never changed in place: a change is a new snapshot.
+        """
         if self._devices_of is not self.data:
-            self._devices = {device.key: device for device in self._build_devices(self.data)}
+            previous = self._devices
+            self._devices = {}
+            for device in self._build_devices(self.data):
+                kept = previous.get(device.key)
+                self._devices[device.key] = kept if kept == device else device
             self._devices_of = self.data
         return self._devices
 

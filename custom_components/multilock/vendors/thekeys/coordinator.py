@@ -204,7 +204,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             key=self.gateway_device_key,
             kind=GATEWAY_KIND,
             name=gateway_name,
-            data=data,
+            # What the gateway's own entities read: a command on a lock leaves them as they are.
+            data=data.status,
             info=DeviceDescription(
                 identifiers={(DOMAIN, self.gateway_device_key)},
                 manufacturer=MANUFACTURER,
