@@ -155,12 +155,21 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """
         if self._devices_of is not self.data:
             previous = self._devices
-            self._devices = {}
-            for device in self._build_devices(self.data):
-                kept = previous.get(device.key)
-                self._devices[device.key] = kept if kept == device else device
+            self._devices = {
+                device.key: kept if (kept := previous.get(device.key)) == device else device
+                for device in self._build_devices(self.data)
+            }
             self._devices_of = self.data
         return self._devices
+
+    def _built_from(self, key: str, data: object) -> MultilockDevice[Any] | None:
+        """Return the current device of ``key`` if it was built from this very ``data``.
+
+        For a device built from its data and constants alone, this is the device the data
+        would build again: ``_build_devices`` returns it as it is.
+        """
+        device = self._devices.get(key)
+        return device if device is not None and device.data is data else None
 
     @callback
     def async_register_hubs(self) -> None:

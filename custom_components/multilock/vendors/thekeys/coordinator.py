@@ -218,6 +218,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
 
     def _lock_device(self, lock: TheKeysLock) -> MultilockDevice[Any]:
         key = lock_device_key(lock.identifier)
+        if (built := self._built_from(key, lock)) is not None:
+            return built  # a command on another lock left this one as it was
         return MultilockDevice(
             key=key,
             kind=LOCK_KIND,
