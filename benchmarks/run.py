@@ -39,6 +39,7 @@ FULL: dict[str, Any] = {
     "spec": {
         "thekeys": {
             "cmd": {"gateways": 1, "locks": 2},
+            "floor": {"gateways": 1, "locks": 1},
             "poll": {"gateways": 4, "locks": 10},
             "scale": {"gateways": 50, "locks": 4},
         },
@@ -63,6 +64,7 @@ SMOKE: dict[str, Any] = {
     "spec": {
         "thekeys": {
             "cmd": {"gateways": 1, "locks": 2},
+            "floor": {"gateways": 1, "locks": 1},
             "poll": {"gateways": 1, "locks": 3},
             "scale": {"gateways": 2, "locks": 1},
         },
@@ -230,6 +232,22 @@ def rows(
             "ratio ≤ 1.5",
             "the same for Doordeck, against an EdDSA-signed `MUTATE_LOCK` JWT (PyJWT) POSTed "
             "directly to the same simulator with the same credentials.",
+        ),
+        Row(
+            "1c",
+            "Home Assistant alone: the same `lock` service call to a minimal lock entity",
+            "ms",
+            commands["thekeys_minimal"],
+            "signed aiohttp request",
+            commands["thekeys_direct"],
+            None,
+            "-",
+            "the floor of row 1a, which no integration can go below: the same service call, "
+            "in the same Home Assistant, to a lock entity with no coordinator and no other "
+            "entity that shows locking/unlocking, sends the same signed request through Home "
+            "Assistant's shared aiohttp session and shows the new state (a gateway simulator "
+            "of its own, in the same seconds as row 1a). Its ratio is Home Assistant's share "
+            "of row 1a's; row 1a's median less this one's is multilock's own.",
         ),
         Row(
             "2",

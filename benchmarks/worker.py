@@ -3,7 +3,8 @@
 ``python -m benchmarks.worker SCENARIO MANIFEST_FILE PARAMS_JSON OUT_FILE``, with SCENARIO:
 
 * ``commands`` — rows 1 and 2: lock/unlock through Home Assistant's ``lock`` service against
-  the same signed request sent directly, and unlocks sent in the middle of poll cycles;
+  the same signed request sent directly (and through the same service to a minimal lock
+  entity that sends it), and unlocks sent in the middle of poll cycles;
 * ``scale`` — rows 3 and 4: many gateways and a large Doordeck account in one Home
   Assistant: time until every entity has a state, memory, poll cost, event-loop lag.
 
@@ -31,9 +32,11 @@ from typing import Any
 
 import aiohttp
 from homeassistant import config_entries
+from homeassistant.components.lock import DATA_COMPONENT as LOCK_COMPONENT, LockEntity
 from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import RANDOM_MICROSECOND_MAX, RANDOM_MICROSECOND_MIN
 from homeassistant.setup import async_setup_component
 
@@ -245,6 +248,53 @@ class StateWaiter:
         return future
 
 
+class MinimalLock(LockEntity):
+    """Row 1c: the least any lock entity does, in the same Home Assistant as multilock.
+
+    No coordinator and no other entity: it shows locking/unlocking, sends the same signed
+    request as the baseline through Home Assistant's shared aiohttp session (as every
+    integration must), and shows the new state.
+    """
+
+    _attr_should_poll = False
+
+    def __init__(self, bare: BareTheKeys, identifier: int, share_code: str) -> None:
+        self._bare, self._identifier, self._share_code = bare, identifier, share_code
+        self._attr_name = f"Minimal lock {identifier}"
+        self._attr_unique_id = f"minimal-lock-{identifier}"
+        self._attr_is_locked = True  # as the simulator's locks start
+
+    async def async_lock(self, **kwargs: Any) -> None:
+        """Lock: the same ``close`` as the baseline."""
+        await self._move("close", locked=True)
+
+    async def async_unlock(self, **kwargs: Any) -> None:
+        """Unlock: the same ``open`` as the baseline."""
+        await self._move("open", locked=False)
+
+    async def _move(self, path: str, *, locked: bool) -> None:
+        self._attr_is_locking, self._attr_is_unlocking = locked, not locked
+        self.async_write_ha_state()
+        try:
+            await self._bare.signed(path, self._identifier, self._share_code)
+            self._attr_is_locked = locked
+        finally:
+            self._attr_is_locking = self._attr_is_unlocking = False
+            self.async_write_ha_state()
+
+
+async def add_minimal_lock(hass: HomeAssistant, gateway: dict[str, Any]) -> str:
+    """Add a ``MinimalLock`` for the first lock of ``gateway``; return its entity id."""
+    identifier, share_code = gateway["locks"][0]
+    bare = BareTheKeys(async_get_clientsession(hass), gateway["address"])
+    entity = MinimalLock(bare, identifier, share_code)
+    await hass.data[LOCK_COMPONENT].async_add_entities([entity])
+    await hass.async_block_till_done()
+    if entity.entity_id is None:
+        raise RuntimeError("The minimal lock was not added")
+    return entity.entity_id
+
+
 async def call_lock_service(
     hass: HomeAssistant, waiter: StateWaiter, entity_id: str, *, lock: bool
 ) -> float:
@@ -382,7 +432,9 @@ async def _command_overhead(
 
     Each second, The Keys gets one command (through Home Assistant and directly in turn,
     on two locks of the same gateway), and Doordeck gets one through Home Assistant and
-    one directly (on two locks of the same account), in alternating order.
+    one directly (on two locks of the same account), in alternating order. In the seconds
+    of Home Assistant's The Keys command, the minimal lock entity (row 1c, a gateway of its
+    own) gets one too, before or after it in turn.
     """
     gateway = manifest["thekeys"]["cmd"][0]
     (ha_lock, _), (direct_lock, direct_code) = gateway["locks"][:2]
@@ -390,11 +442,13 @@ async def _command_overhead(
     dd_ha_lock, dd_direct_lock = account["locks"][0]["id"], account["locks"][1]["id"]
     tk_entity = thekeys_lock_entity(hass, ha_lock)
     dd_entity = doordeck_lock_entity(hass, account, dd_ha_lock)
+    minimal_entity = await add_minimal_lock(hass, manifest["thekeys"]["floor"][0])
     bare_tk = BareTheKeys(session, gateway["address"])
     bare_dd = BareDoordeck(session, manifest["doordeck_url"], credentials)
     samples: dict[str, list[float]] = {
         "thekeys_ha": [],
         "thekeys_direct": [],
+        "thekeys_minimal": [],
         "doordeck_ha": [],
         "doordeck_direct": [],
     }
@@ -404,17 +458,21 @@ async def _command_overhead(
         await sleep_until_next_second()
         lock = slot % 4 >= 2  # unlock, unlock, lock, lock...: every command moves its lock
         keep = slot >= warmup
+        timings: list[tuple[str, float]] = []
         if slot % 2 == 0:
-            tk_key = "thekeys_ha"
-            elapsed = await call_lock_service(hass, waiter, tk_entity, lock=lock)
+            entities = [("thekeys_ha", tk_entity), ("thekeys_minimal", minimal_entity)]
+            for key, entity_id in entities if slot % 4 == 0 else entities[::-1]:
+                elapsed = await call_lock_service(hass, waiter, entity_id, lock=lock)
+                timings.append((key, elapsed))
         else:
-            tk_key = "thekeys_direct"
             path = "close" if lock else "open"
             elapsed = await timed(lambda path=path: bare_tk.signed(path, direct_lock, direct_code))
-        if elapsed > 0.5:  # it waited for a timestamp: not a sample
-            waited += 1
-        elif keep:
-            samples[tk_key].append(elapsed)
+            timings.append(("thekeys_direct", elapsed))
+        for tk_key, elapsed in timings:
+            if elapsed > 0.5:  # it waited for a timestamp: not a sample
+                waited += 1
+            elif keep:
+                samples[tk_key].append(elapsed)
         ha_first = slot % 2 == 0
         for ha in (ha_first, not ha_first):
             if ha:

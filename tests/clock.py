@@ -7,7 +7,11 @@ per pass of the event loop, each woken task running before the next one wakes. S
 waiting for the next second still lets a command that needs an earlier moment go first, a
 gateway action that takes 0.4 s is still in progress 0.01 s after it started, and a
 one-second rule costs no second of the test. Work that is no sleep on this clock (a request in
-flight) takes its real time, and the clock may jump meanwhile for another sleeper.
+flight) takes its real time, and the clock may jump meanwhile for another sleeper, unless the
+request goes through a session given ``trace_config()``: no sleeper wakes while one of its
+requests is in flight, so the server sees each request at the moment it was sent. A ``frozen``
+clock does not run with the real one at all: it moves only over sleeps, so that what a test
+measures on it is the same on a loaded machine as on an idle one.
 
 ``RealClock`` has the same interface on the real clock, for the tests that keep it (marked
 ``real_clock``).
@@ -23,6 +27,7 @@ import heapq
 import itertools
 import time
 
+import aiohttp
 import pytest
 
 REAL_CLOCK_MARKER = "real_clock"
@@ -31,18 +36,21 @@ REAL_CLOCK_MARKER = "real_clock"
 class FakeClock:
     """Seconds since the epoch, starting at the real time, skipping ahead over every sleep."""
 
-    def __init__(self) -> None:
-        """Start at the real time."""
+    def __init__(self, *, frozen: bool = False) -> None:
+        """Start at the real time; ``frozen``: move only over sleeps, not with the real clock."""
         self._origin = time.time()
         self._started = time.monotonic()
+        self._frozen = frozen
         self._skipped = 0.0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._waking = False
+        self._in_flight = 0  # requests sent through trace_config() and not answered yet
 
     def time(self) -> float:
         """The current time (as ``time.time``)."""
-        return self._origin + (time.monotonic() - self._started) + self._skipped
+        ran = 0.0 if self._frozen else time.monotonic() - self._started
+        return self._origin + ran + self._skipped
 
     def monotonic(self) -> float:
         """The same clock (as ``time.monotonic``: only differences count)."""
@@ -59,11 +67,33 @@ class FakeClock:
             loop.call_soon(self._wake_next)
         await waiter  # a cancelled sleeper's waiter is cancelled with it: skipped
 
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """For a client session: the clock holds still while one of its requests is in flight.
+
+        From the moment the request starts until its answer's headers arrive (or it fails),
+        no sleeper wakes: the server has seen the request before time moves on.
+        """
+
+        async def started(*_: object) -> None:
+            self._in_flight += 1
+
+        async def finished(*_: object) -> None:
+            self._in_flight -= 1
+            if not self._in_flight and self._sleepers and not self._waking:
+                self._waking = True
+                asyncio.get_running_loop().call_soon(self._wake_next)
+
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(started)
+        config.on_request_end.append(finished)
+        config.on_request_exception.append(finished)
+        return config
+
     def _wake_next(self) -> None:
         """Move the clock to the earliest deadline and wake its sleeper; again next pass."""
         while self._sleepers and self._sleepers[0][2].done():
             heapq.heappop(self._sleepers)
-        if not self._sleepers:
+        if not self._sleepers or self._in_flight:  # a request's end wakes the next one
             self._waking = False
             return
         deadline, _, waiter = heapq.heappop(self._sleepers)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROWS = (
     "1a",
     "1b",
+    "1c",
     "2",
     "2b",
     "2c",

@@ -43,6 +43,11 @@ class MultilockButton(MultilockEntity[Any], ButtonEntity):
 
     entity_description: MultilockButtonEntityDescription[Any]
 
+    def _state_shown(self) -> tuple[object, ...]:
+        """What a snapshot can change: only whether the button is available (its state is
+        the last press, which Home Assistant writes itself)."""
+        return (self.available,)
+
     async def async_press(self) -> None:
         """Run the action; failures raise translated errors."""
         await self.entity_description.press_fn(self.coordinator, self._device_key)

@@ -152,11 +152,29 @@ class MultilockCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     @property
     def devices(self) -> Mapping[str, MultilockDevice[Any]]:
-        """Return the devices of the current snapshot, by key."""
+        """Return the devices of the current snapshot, by key.
+
+        A device the new snapshot describes as before keeps its object: its entities then see
+        at once that nothing they show changed (a command moves one lock of many). Snapshots
+        are never changed in place: a change is a new snapshot.
+        """
         if self._devices_of is not self.data:
-            self._devices = {device.key: device for device in self._build_devices(self.data)}
+            previous = self._devices
+            self._devices = {
+                device.key: kept if (kept := previous.get(device.key)) == device else device
+                for device in self._build_devices(self.data)
+            }
             self._devices_of = self.data
         return self._devices
+
+    def _built_from(self, key: str, data: object) -> MultilockDevice[Any] | None:
+        """Return the current device of ``key`` if it was built from this very ``data``.
+
+        For a device built from its data and constants alone, this is the device the data
+        would build again: ``_build_devices`` returns it as it is.
+        """
+        device = self._devices.get(key)
+        return device if device is not None and device.data is data else None
 
     @callback
     def async_register_hubs(self) -> None:

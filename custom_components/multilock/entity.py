@@ -35,6 +35,8 @@ class MultilockEntity[DataT](CoordinatorEntity[MultilockCoordinator[Any]]):
         # The coordinator registered the device (async_add_device_entities): link to it.
         self._attr_device_info = DeviceInfo(identifiers=set(device.info.identifiers))
         self._written: tuple[object, ...] | None = None
+        # What the state shown was computed from: the device's snapshot, the coordinator's success.
+        self._shown_from: tuple[MultilockDevice[DataT] | None, bool] | None = None
 
     def _state_shown(self) -> tuple[object, ...]:
         """Everything Home Assistant writes for this entity that a snapshot can change."""
@@ -46,15 +48,21 @@ class MultilockEntity[DataT](CoordinatorEntity[MultilockCoordinator[Any]]):
             self.assumed_state,
         )
 
+    def _source(self) -> tuple[MultilockDevice[DataT] | None, bool]:
+        """What the state shown is computed from, besides the entity's own attributes."""
+        return self.device, self.coordinator.last_update_success
+
     async def async_added_to_hass(self) -> None:
         """Listen to the coordinator; the state written when added is the first one shown."""
         await super().async_added_to_hass()
+        self._shown_from = self._source()
         self._written = self._state_shown()
 
     @callback
-    def _write_state(self) -> None:
-        """Write the state, and remember what it showed."""
-        self._written = self._state_shown()
+    def _write_state(self, shown: tuple[object, ...] | None = None) -> None:
+        """Write the state, and remember what it showed (``shown``, when just computed)."""
+        self._shown_from = self._source()
+        self._written = self._state_shown() if shown is None else shown
         self.async_write_ha_state()
 
     @callback
@@ -62,10 +70,18 @@ class MultilockEntity[DataT](CoordinatorEntity[MultilockCoordinator[Any]]):
         """Write the state when anything it shows changed.
 
         A snapshot reaches every entity of the gateway or account; one that changes nothing
-        an entity shows (a command on another lock) costs that entity no state write.
+        an entity shows (a command on another lock) costs that entity no state write, and
+        one that keeps the entity's device as it was (the coordinator keeps its object) not
+        even the work of telling.
         """
-        if self._state_shown() != self._written:
-            self._write_state()
+        source = self._source()
+        if self._shown_from is not None and (
+            source[0] is self._shown_from[0] and source[1] == self._shown_from[1]
+        ):
+            return
+        self._shown_from = source
+        if (shown := self._state_shown()) != self._written:
+            self._write_state(shown)
 
     @property
     def device(self) -> MultilockDevice[DataT] | None:
@@ -105,6 +121,8 @@ def async_add_device_entities(
         if coordinator.data is None:
             return
         devices = coordinator.devices
+        if added == devices.keys():
+            return  # no device came or left
         added.intersection_update(devices)  # a device that left and came back is new again
         by_subentry: dict[str | None, list[Entity]] = defaultdict(list)
         for key, device in devices.items():

@@ -51,3 +51,9 @@ class MultilockSensor(MultilockEntity[Any], SensorEntity):
         """Return the value the vendor reported."""
         data = self.device_data
         return None if data is None else self.entity_description.value_fn(data)
+
+    def _state_shown(self) -> tuple[object, ...]:
+        """What a snapshot can change: the value, whose state shown follows from it and from
+        settings (unit, precision) that write the state themselves when they change. Cheaper
+        than working the state out to tell that nothing changed."""
+        return (self.available, self.native_value, self.extra_state_attributes)

@@ -7,6 +7,7 @@ import base64
 from collections.abc import AsyncIterator, Callable
 import dataclasses
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 import logging
 import time
@@ -53,6 +54,7 @@ from custom_components.multilock.vendors.doordeck.client import (
     VerificationMethod,
 )
 from simulators.doordeck import CLOCK_REFUSALS, DoordeckSimulator, SimAccount, SimLock
+from tests.clock import FakeClock
 
 EMAIL, PASSWORD = "owner@example.com", "secret"
 
@@ -97,27 +99,6 @@ class VirtualTime:
         self.sleeps.append(seconds)
         self.now += seconds
         await asyncio.sleep(0)
-
-    def client_kwargs(self) -> dict[str, Any]:
-        return {"clock": self.clock, "monotonic": self.clock, "sleep": self.sleep}
-
-
-class ScaledTime:
-    """Real time running ``scale`` times faster, for the simulator and the client alike.
-
-    Unlike a virtual clock, requests in flight take (scaled) time too, so that a burst of
-    requests is seen as the burst it is.
-    """
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-        self._start, self._real = time.time(), time.monotonic()
-
-    def clock(self) -> float:
-        return self._start + (time.monotonic() - self._real) * self.scale
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds / self.scale)
 
     def client_kwargs(self) -> dict[str, Any]:
         return {"clock": self.clock, "monotonic": self.clock, "sleep": self.sleep}
@@ -979,42 +960,51 @@ async def _many_locks(
     return client, locks
 
 
-async def test_pacing_100_locks_at_once(session: aiohttp.ClientSession) -> None:
+async def test_pacing_100_locks_at_once() -> None:
     """100 lock() at once, 10 operations a second allowed: no 429, sent in the order asked.
 
-    Time runs 10 times faster for the simulator and the client alike (20 s take 2 s).
+    The simulator and the client share a clock that moves only over sleeps, and not while a
+    request is in flight: the simulator sees each operation at the moment the client sent it,
+    and the 20 s of pacing take none, however loaded the machine.
     """
-    scaled = ScaledTime(10)
-    sim = DoordeckSimulator(clock=scaled.clock, rate_limit=(10, 1.0))
+    clock = FakeClock(frozen=True)
+    on_clock = {"clock": clock.time, "monotonic": clock.monotonic, "sleep": clock.sleep}
+    sim = DoordeckSimulator(clock=clock.time, rate_limit=(10, 1.0))
     await sim.start()
     try:
-        client, locks = await _many_locks(sim, session, 100, **scaled.client_kwargs())
-        started = scaled.clock()
-        results = await asyncio.gather(*(client.lock(lock.id) for lock in locks))
-        elapsed = scaled.clock() - started
-        assert results == [OperationResult.DONE] * 100
-        assert sim.rate_limited_count == 0
-        assert _execute_statuses(sim) == [204] * 100
-        by_arrival = sorted(locks, key=lambda lock: lock.operations[0].seq)
-        assert [lock.id for lock in by_arrival] == [lock.id for lock in locks]
-        assert elapsed >= 99 / DEFAULT_OPERATIONS_PER_SECOND - 0.5
-        assert client._lock_queues == {}
+        async with aiohttp.ClientSession(trace_configs=[clock.trace_config()]) as session:
+            client, locks = await _many_locks(sim, session, 100, **on_clock)
+            started = clock.time()
+            results = await asyncio.gather(*(client.lock(lock.id) for lock in locks))
+            elapsed = clock.time() - started
+            assert results == [OperationResult.DONE] * 100
+            assert sim.rate_limited_count == 0
+            assert _execute_statuses(sim) == [204] * 100
+            by_arrival = sorted(locks, key=lambda lock: lock.operations[0].seq)
+            assert [lock.id for lock in by_arrival] == [lock.id for lock in locks]
+            interval = 1 / DEFAULT_OPERATIONS_PER_SECOND
+            arrivals = sorted(r.at for r in sim.requests if r.path.endswith("/execute"))
+            assert min(b - a for a, b in itertools.pairwise(arrivals)) >= interval - 1e-6
+            assert elapsed >= 99 * interval - 1e-6  # within float rounding
+            assert client._lock_queues == {}
 
-        # The same burst unpaced is refused: the limit above was real.
-        await scaled.sleep(1.5)
-        unpaced = DoordeckClient(
-            session,
-            client.credentials,
-            base_url=sim.url,
-            operations_per_second=None,
-            max_retry_wait=0,
-            **scaled.client_kwargs(),
-        )
-        outcomes = await asyncio.gather(
-            *(unpaced.unlock(lock.id) for lock in locks), return_exceptions=True
-        )
-        assert any(isinstance(o, DoordeckRateLimitedError) for o in outcomes)
-        assert sim.rate_limited_count > 0
+            # The same burst unpaced is refused: the limit above was real.
+            await clock.sleep(1.5)
+            unpaced = DoordeckClient(
+                session,
+                client.credentials,
+                base_url=sim.url,
+                operations_per_second=None,
+                max_retry_wait=0,
+                **on_clock,
+            )
+            outcomes = await asyncio.gather(
+                *(unpaced.unlock(lock.id) for lock in locks), return_exceptions=True
+            )
+            assert outcomes.count(OperationResult.DONE) == 10  # the simulator's limit
+            refused = [o for o in outcomes if o is not OperationResult.DONE]
+            assert all(isinstance(o, DoordeckRateLimitedError) for o in refused)
+            assert sim.rate_limited_count > 0
     finally:
         await sim.stop()
 

@@ -172,23 +172,34 @@ async def test_lock_errors_and_synchronisation(
     assert (await client.post("/locker/update", {"identifier": str(LOCK)}))["status"] == 1
 
 
-async def test_one_action_at_a_time(sim: TheKeysGatewaySimulator, client: Client) -> None:
+async def test_one_action_at_a_time() -> None:
+    """On a clock the test moves: an action lasts until the test says, however slow the
+    machine, and everything asked meanwhile meets a busy gateway."""
     busy = {"status": "500", "message": "busy"}
-    sim.action_seconds = 0.3
-    sync = asyncio.create_task(client.get("/synchronize"))
-    await asyncio.sleep(0.1)
-    assert await client.get("/status") == {"version": "17", "current_status": "Synchronizing"}
-    assert (await client.get("/lockers"))["status"] == "ok"
-    assert await client.signed("/open") == busy
-    assert await client.post("/open", {}) == busy  # busy is checked before the fields
-    assert await sync == {"status": "ok", "code": 0}
-    first, second = await asyncio.gather(client.signed("/open"), client.signed("/close"))
-    assert sorted([first["status"], second["status"]]) == ["0", "500"]
-    sim.action_seconds = 0.0
-    sim.set_busy(0.2)
-    assert await client.get("/update") == busy
-    await asyncio.sleep(0.25)
-    assert await client.get("/update") == {"status": "ok", "code": 0}
+    clock = SteppedClock()
+    simulator = TheKeysGatewaySimulator(clock=clock, sleep=clock.sleep, action_seconds=0.3)
+    simulator.add_lock(LOCK, CODE)
+    async with simulator, aiohttp.ClientSession() as session:
+        client = Client(session, simulator.url, clock=clock)
+        sync = asyncio.create_task(client.get("/synchronize"))
+        await clock.until_sleeping()  # the synchronisation is in progress
+        assert await client.get("/status") == {"version": "17", "current_status": "Synchronizing"}
+        assert (await client.get("/lockers"))["status"] == "ok"
+        assert await client.signed("/open") == busy
+        assert await client.post("/open", {}) == busy  # busy is checked before the fields
+        clock.advance(0.3)
+        assert await sync == {"status": "ok", "code": 0}
+        moves = {asyncio.create_task(client.signed(path)) for path in ("/open", "/close")}
+        (refused,), pending = await asyncio.wait(moves, return_when=asyncio.FIRST_COMPLETED)
+        assert refused.result() == busy  # the other one is in progress
+        clock.advance(0.3)
+        (carried_out,) = pending
+        assert (await carried_out)["status"] == "0"
+        simulator.action_seconds = 0.0
+        simulator.set_busy(0.2)
+        assert await client.get("/update") == busy
+        clock.advance(0.25)
+        assert await client.get("/update") == {"status": "ok", "code": 0}
 
 
 async def test_fault_injection(sim: TheKeysGatewaySimulator, client: Client) -> None:
@@ -245,6 +256,31 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += seconds
         await asyncio.sleep(0)
+
+
+class SteppedClock(FakeClock):
+    """A FakeClock whose sleepers wait until the test moves it past their deadline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._moved = asyncio.Event()
+        self._sleeping = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        deadline = self.now + seconds
+        self._sleeping.set()
+        while self.now < deadline:
+            self._moved.clear()
+            await self._moved.wait()
+
+    async def until_sleeping(self) -> None:
+        """Return once someone sleeps on this clock."""
+        await asyncio.wait_for(self._sleeping.wait(), 10)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self._moved.set()
 
 
 async def test_real_reply_shape(sim: TheKeysGatewaySimulator, client: Client) -> None:

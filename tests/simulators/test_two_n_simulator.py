@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 import httpx
 import pytest
 
+from simulators import two_n as two_n_module
 from simulators.two_n import (
     PRIVILEGES,
     MobileKey,
@@ -188,6 +189,32 @@ def admin(session: aiohttp.ClientSession, sim: TwoNDeviceSimulator) -> Device:
     return Device(session, sim)
 
 
+class DeviceClock:
+    """The device's monotonic clock, standing still until the test moves it.
+
+    The simulator's timers (a nonce's lifetime, a monostable switch's opening) are read off
+    ``time.monotonic()``; on this clock they expire when the test says, not when a loaded
+    machine happens to get there.
+    """
+
+    def __init__(self) -> None:
+        self._now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+
+
+@pytest.fixture
+def device_clock(monkeypatch: pytest.MonkeyPatch) -> DeviceClock:
+    """The simulator's clock (its only use of the ``time`` module is ``monotonic``)."""
+    clock = DeviceClock()
+    monkeypatch.setattr(two_n_module, "time", clock)
+    return clock
+
+
 # ----- authentication --------------------------------------------------------------------------
 async def test_system_info_over_digest(sim: TwoNDeviceSimulator, admin: Device) -> None:
     info = await admin.result("/api/system/info")
@@ -249,7 +276,9 @@ async def test_digest_refuses_wrong_credentials(
     assert all("2n-password" not in repr(request) for request in sim.requests)
 
 
-async def test_digest_stale_nonce(sim: TwoNDeviceSimulator, admin: Device) -> None:
+async def test_digest_stale_nonce(
+    sim: TwoNDeviceSimulator, admin: Device, device_clock: DeviceClock
+) -> None:
     session = admin.session
     uri = "/api/switch/status"
     await admin.get(uri)
@@ -276,12 +305,13 @@ async def test_digest_stale_nonce(sim: TwoNDeviceSimulator, admin: Device) -> No
         assert response.status == 401
         assert "stale" not in response.headers["WWW-Authenticate"]
     # Nonces age out, and a restart forgets them.
-    sim.nonce_lifetime = 0.1
     await admin.get(uri)
-    await asyncio.sleep(0.15)
+    device_clock.advance(sim.nonce_lifetime - 1)
+    assert (await admin.call("GET", uri))[0] == 200  # not yet stale
+    assert sim.requests[-1].status == 200
+    device_clock.advance(2)
     assert (await admin.call("GET", uri))[0] == 200  # the client took the stale challenge
     assert sim.requests[-2].status == 401
-    sim.nonce_lifetime = 300
     await sim.stop()
     await sim.start()
     await admin.get(uri)
@@ -390,18 +420,21 @@ async def test_switch_caps_and_status(admin: Device) -> None:
         )
 
 
-async def test_monostable_switch(sim: TwoNDeviceSimulator, admin: Device) -> None:
+async def test_monostable_switch(
+    sim: TwoNDeviceSimulator, admin: Device, device_clock: DeviceClock
+) -> None:
     for action in ("trigger", "on"):
         assert await admin.get(f"/api/switch/ctrl?switch=1&action={action}") == SUCCESS
+        device_clock.advance(0.04)  # switchOnDuration 0.05 s
         status = await admin.result("/api/switch/status?switch=1")
         assert status["switches"][0]["active"] is True
-        await asyncio.sleep(0.08)
+        device_clock.advance(0.02)
         status = await admin.result("/api/switch/status?switch=1")
         assert status["switches"][0]["active"] is False  # off by itself
     assert sim.switches[1].activations == 2
     await admin.get("/api/switch/ctrl?switch=4&action=on")
     await admin.get("/api/switch/ctrl?switch=4&action=off")
-    assert not sim.switches[4].is_active(time.monotonic())
+    assert not sim.switches[4].is_active(device_clock.monotonic())
     async with admin.session.get(
         sim.url + "/api/switch/ctrl?switch=1&action=trigger&response=DONE",
         headers=admin._authorization(

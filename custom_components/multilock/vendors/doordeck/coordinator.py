@@ -310,6 +310,8 @@ class DoordeckCoordinator(MultilockCoordinator[DoordeckData]):
 
     def _lock_device(self, lock_id: str, lock: DoordeckLockData) -> MultilockDevice[Any]:
         key = self.lock_device_key(lock_id)
+        if (built := self._built_from(key, lock)) is not None:
+            return built  # a command on another lock left this one as it was
         return MultilockDevice(
             key=key,
             kind=REPORTING_LOCK_KIND if lock.reports_state else ASSUMED_LOCK_KIND,

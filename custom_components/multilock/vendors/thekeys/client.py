@@ -37,6 +37,7 @@ import logging
 import math
 import time
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -45,6 +46,7 @@ from ...secret_text import SecretScrubber
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 10.0
+FORM_HEADERS: Final = {"Content-Type": "application/x-www-form-urlencoded"}
 # Back-off between attempts when the gateway answers "busy": about 3.5 s in all.
 BUSY_RETRY_DELAYS: Final = (0.5, 1.0, 2.0)
 
@@ -373,7 +375,8 @@ class TheKeysGateway:
         """Talk to the gateway at ``host`` (an address with an optional port)."""
         self._session = session
         self.host = host
-        self._timeout = timeout
+        # One deadline for the whole request, answer read included (aiohttp's own timer).
+        self._timeout = aiohttp.ClientTimeout(total=timeout, ceil_threshold=math.inf)
         self._busy_retry_delays = busy_retry_delays
         self._clock = clock
         self._sleep = sleep
@@ -613,13 +616,19 @@ class TheKeysGateway:
 
     async def _send(self, method: str, path: str, form: dict[str, str]) -> dict[str, Any]:
         url = f"http://{self.host}/{path}"
+        # The form encoded here as aiohttp would (the same bytes), without the multipart
+        # writer and random boundary aiohttp makes for a dict on every request.
+        post = method == "POST"
         try:
-            async with asyncio.timeout(self._timeout):
-                async with self._session.request(
-                    method, url, data=form if method == "POST" else None
-                ) as response:
-                    text = await response.text()
-                    status = response.status
+            async with self._session.request(
+                method,
+                url,
+                data=urlencode(form).encode("ascii") if post else None,
+                headers=FORM_HEADERS if post else None,
+                timeout=self._timeout,
+            ) as response:
+                text = await response.text()
+                status = response.status
         except TimeoutError as err:
             raise TheKeysTimeoutError(f"The gateway did not answer {path} in time") from err
         except aiohttp.ClientError as err:

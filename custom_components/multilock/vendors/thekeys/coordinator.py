@@ -206,7 +206,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
             key=self.gateway_device_key,
             kind=GATEWAY_KIND,
             name=gateway_name,
-            data=data,
+            # What the gateway's own entities read: a command on a lock leaves them as they are.
+            data=data.status,
             info=DeviceDescription(
                 identifiers={(DOMAIN, self.gateway_device_key)},
                 manufacturer=MANUFACTURER,
@@ -219,6 +220,8 @@ class TheKeysCoordinator(MultilockCoordinator[TheKeysData]):
 
     def _lock_device(self, lock: TheKeysLock) -> MultilockDevice[Any]:
         key = lock_device_key(lock.identifier)
+        if (built := self._built_from(key, lock)) is not None:
+            return built  # a command on another lock left this one as it was
         return MultilockDevice(
             key=key,
             kind=LOCK_KIND,

@@ -18,11 +18,11 @@ from ...compat import ButtonDeviceClass
 from ...coordinator import Descriptions
 from ...lock import MultilockLockEntityDescription
 from ...sensor import MultilockSensorEntityDescription
-from .client import LockState, battery_percentage
+from .client import GatewayStatus, LockState, battery_percentage
 from .const import GATEWAY_KIND, LOCK_KIND
 
 if TYPE_CHECKING:
-    from .coordinator import TheKeysCoordinator, TheKeysData, TheKeysLock
+    from .coordinator import TheKeysCoordinator, TheKeysLock
 
 # The lock's own report of its bolt (The Keys locks have no door contact); unknown is None.
 BOLT_STATES = {LockState.CLOSED: "closed", LockState.OPEN: "open", LockState.JAMMED: "jammed"}
@@ -123,14 +123,15 @@ GATEWAY_ACTIVITIES = {
 }
 
 
-def _activity(data: TheKeysData) -> str | None:
-    if data.status is None or data.status.current_status is None:
+def _activity(status: GatewayStatus) -> str | None:
+    if status.current_status is None:
         return None
-    return GATEWAY_ACTIVITIES.get(data.status.current_status.strip(" .").lower())
+    return GATEWAY_ACTIVITIES.get(status.current_status.strip(" .").lower())
 
 
-# The firmware version is the gateway device's own (its sw_version), not a sensor.
-GATEWAY_SENSORS: tuple[MultilockSensorEntityDescription[TheKeysData], ...] = (
+# The gateway device's data is its status (None before firmware 17); the firmware version is
+# the device's own (its sw_version), not a sensor.
+GATEWAY_SENSORS: tuple[MultilockSensorEntityDescription[GatewayStatus], ...] = (
     MultilockSensorEntityDescription(
         key="current_status",
         translation_key="gateway_status",
