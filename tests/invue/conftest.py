@@ -217,11 +217,18 @@ async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry
 
 
 @pytest.fixture
-async def loaded_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+async def loaded_entry(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> AsyncIterator[MockConfigEntry]:
     """The owner's entry set up in Home Assistant."""
     await set_up(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    return entry
+    yield entry
+    # A test may end while the reload a change of it caused still runs: let it finish, then
+    # unload, so that no timer of a coordinator still starting outlives the test.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    if entry.state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
